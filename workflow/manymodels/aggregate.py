@@ -1,0 +1,173 @@
+"""Aggregate per-task score files into the tidy score table, per-configuration summaries and choices."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+from .io import write_json, write_parquet
+from .score import score_schema
+
+
+def param_table(configs: list[dict]) -> pd.DataFrame:
+    """One row per (model, config_id) with one column per hyperparameter, named as in the config.
+
+    A parameter whose values mix types (say 'sqrt' and 0.5) is stored as JSON text, since a
+    Parquet column has one type.
+    """
+    rows = [{"model": c["model"], "config_id": c["config_id"], **c["params"]} for c in configs]
+    frame = pd.DataFrame(rows, columns=["model", "config_id", *param_names(configs)])
+    for column in param_names(configs):
+        kinds = {type(v) for v in frame[column] if v is not None and not _is_nan(v)}
+        if len(kinds) > 1 and not kinds <= {int, float}:
+            frame[column] = [None if v is None else json.dumps(v) for v in frame[column]]
+    return frame
+
+
+def param_names(configs: list[dict]) -> list[str]:
+    """Hyperparameter names in first-seen order across all models."""
+    names: dict[str, None] = {}
+    for c in configs:
+        names.update(dict.fromkeys(c["params"]))
+    return list(names)
+
+
+def _is_nan(value) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def read_scores(score_files: list[str], metric_names: list[str]) -> pd.DataFrame:
+    """Read many one-row score files as one table with one Arrow dataset scan."""
+    import pyarrow.dataset as ds
+
+    if not score_files:
+        return score_schema(metric_names).empty_table().to_pandas()
+    return ds.dataset(score_files, schema=score_schema(metric_names), format="parquet").to_table().to_pandas()
+
+
+def tidy_scores(scores: pd.DataFrame, configs: list[dict], metric_names: list[str]) -> pd.DataFrame:
+    """Join hyperparameters onto score rows; order rows by model, configuration and fold."""
+    params = param_table(configs)
+    table = params.merge(scores, on=["model", "config_id"], how="inner", validate="one_to_many")
+    first = ["model", "config_id", *param_names(configs), "fold", "status", *metric_names, "error_type", "error"]
+    table = table[first + [c for c in table.columns if c not in first]]
+    # Rows follow the config's order of configurations, then folds 0..K-1, then 'full'.
+    position = {(c["model"], c["config_id"]): i for i, c in enumerate(configs)}
+    keys = pd.DataFrame({
+        "_config": [position[k] for k in zip(table["model"], table["config_id"])],
+        "_fold": [math.inf if f == "full" else int(f) for f in table["fold"]],
+    })
+    return table.iloc[keys.sort_values(["_config", "_fold"]).index].reset_index(drop=True)
+
+
+def summarise(scores: pd.DataFrame, configs: list[dict], metric_names: list[str]) -> pd.DataFrame:
+    """One row per configuration: mean, std and standard error over CV folds, counts, full-fit values."""
+    cv = scores[scores["fold"] != "full"]
+    grouped = cv.groupby(["model", "config_id"], sort=False)
+    parts = [grouped["status"].agg(n_ok=lambda s: int((s == "ok").sum()), n_failed=lambda s: int((s != "ok").sum()))]
+    for metric in metric_names:
+        stats = grouped[metric].agg(["mean", "std", "count"])
+        stats["sem"] = stats["std"] / np.sqrt(stats["count"])
+        parts.append(stats[["mean", "std", "sem"]].add_prefix(f"{metric}_"))
+    summary = pd.concat(parts, axis=1).reset_index()
+    full = scores[scores["fold"] == "full"].set_index(["model", "config_id"])
+    full = full[["status", *metric_names]].rename(columns=lambda c: f"{c}_full")
+    summary = summary.merge(full, left_on=["model", "config_id"], right_index=True, how="outer")
+    summary = param_table(configs).merge(summary, on=["model", "config_id"], how="inner")
+    for column in ("n_ok", "n_failed"):
+        summary[column] = summary[column].fillna(0).astype("int64")
+    return summary.reset_index(drop=True)
+
+
+def aggregate_scores(
+    *, score_files: list[str], configs: list[dict], metrics: dict, out_scores: str, out_summary: str, out_configs: str
+) -> None:
+    """Write results/scores.parquet, results/summary.parquet and the readable configs.tsv."""
+    names = list(metrics)
+    scores = tidy_scores(read_scores(score_files, names), configs, names)
+    write_parquet(scores, out_scores)
+    write_parquet(summarise(scores, configs, names), out_summary)
+    table = param_table(configs)
+    table.insert(2, "estimator", [c["estimator"] for c in configs])
+    table["kwargs"] = [json.dumps(c["kwargs"], sort_keys=True) for c in configs]
+    table.to_csv(out_configs, sep="\t", index=False)
+
+
+def metric_value_column(metric: str, spec: dict) -> str:
+    """Column that ranks configurations by a metric: the CV mean, or the full fit for in-sample metrics."""
+    return f"{metric}_full" if spec["on"] == "train" else f"{metric}_mean"
+
+
+def choose(summary: pd.DataFrame, *, metrics: dict, selection_metric: str, simplest: list[str]) -> dict:
+    """Per model: the best configuration by each metric and the chosen one.
+
+    The chosen configuration is the simplest (ordered by the ``simplest`` parameters, ascending)
+    whose CV mean is within one standard error of the best by the selection metric; with no
+    ``simplest`` parameters, or for an in-sample selection metric, it is the best one.
+    """
+    choices = {}
+    for model, rows in summary.groupby("model", sort=False):
+        best = {}
+        for metric, spec in metrics.items():
+            column = metric_value_column(metric, spec)
+            ranked = rows.dropna(subset=[column]).sort_values(column, ascending=not spec["greater_is_better"], kind="stable")
+            best[metric] = _describe(ranked.iloc[0], column) if len(ranked) else None
+        choices[model] = {
+            "best": best,
+            "one_se": _one_se(rows, metrics, selection_metric, simplest),
+            "selection_metric": selection_metric,
+        }
+        chosen = choices[model]["one_se"] or best[selection_metric]
+        choices[model]["chosen"] = chosen
+    return choices
+
+
+def _one_se(rows: pd.DataFrame, metrics: dict, metric: str, simplest: list[str]) -> dict | None:
+    spec = metrics[metric]
+    if spec["on"] == "train" or not simplest:
+        return None
+    mean, sem = f"{metric}_mean", f"{metric}_sem"
+    rows = rows.dropna(subset=[mean])
+    if rows.empty:
+        return None
+    sign = 1 if spec["greater_is_better"] else -1
+    top = rows.loc[(sign * rows[mean]).idxmax()]
+    threshold = sign * top[mean] - (0 if math.isnan(top[sem]) else top[sem])
+    within = rows[sign * rows[mean] >= threshold]
+    ordered = within.assign(_score=-sign * within[mean]).sort_values([*simplest, "_score"], kind="stable")
+    return _describe(ordered.iloc[0], mean) | {"threshold": float(sign * threshold)}
+
+
+def param_columns(summary: pd.DataFrame) -> list[str]:
+    """Hyperparameter columns of a summary table: those between config_id and n_ok."""
+    columns = list(summary.columns)
+    return columns[columns.index("config_id") + 1 : columns.index("n_ok")]
+
+
+def _describe(row: pd.Series, column: str) -> dict:
+    params = {k: _plain(row[k]) for k in param_columns(row.to_frame().T)}
+    return {
+        "config_id": row["config_id"],
+        "params": {k: v for k, v in params.items() if v is not None},
+        "value": float(row[column]),
+        "by": column,
+        "model_file": f"fits/{row['model']}/{row['config_id']}/fold-full.joblib",
+    }
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if _is_nan(value):
+        return None
+    return value
+
+
+def select_configurations(*, summary: str, metrics: dict, selection_metric: str, simplest: list[str], out: str) -> dict:
+    """Write results/selection.json from results/summary.parquet."""
+    choices = choose(pd.read_parquet(summary), metrics=metrics, selection_metric=selection_metric, simplest=simplest)
+    write_json(choices, out)
+    return choices

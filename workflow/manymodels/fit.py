@@ -1,0 +1,94 @@
+"""Fit one configuration on one fold, recording a failing fit as data instead of crashing."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import time
+import traceback
+import warnings
+from datetime import datetime, timezone
+
+from .io import load_split, write_joblib, write_json
+from .tasks import derive_seed
+
+# Errors of the machine, not of the model: these fail the job loudly instead of becoming a row.
+INFRASTRUCTURE_ERRORS = (MemoryError, OSError)
+
+
+def build_estimator(estimator: str, kwargs: dict, params: dict, *, config_id: str):
+    """Instantiate the estimator; ``random_state``, when accepted and unset, derives from the id."""
+    module_name, _, attr = estimator.rpartition(".")
+    cls = getattr(importlib.import_module(module_name), attr)
+    options = {**kwargs, **params}
+    if "random_state" not in options and "random_state" in inspect.signature(cls).parameters:
+        options["random_state"] = derive_seed(config_id)
+    return cls(**options)
+
+
+def fit_task(
+    *,
+    model: str,
+    config_id: str,
+    fold: str,
+    estimator: str,
+    kwargs: dict,
+    params: dict,
+    features: list[str],
+    label: str | None,
+    data: str,
+    folds: str | None,
+    out_model: str,
+    out_meta: str,
+) -> str:
+    """Fit and save the model of one (configuration, fold); return log text.
+
+    The metadata (status, error, seconds, warnings, convergence) go to ``out_meta`` as JSON and the
+    fitted estimator to ``out_model`` (None when the fit failed), so scoring never refits.
+    """
+    X_train, y_train, _, _ = load_split(data=data, folds=folds, fold=fold, features=features, label=label)
+    est = build_estimator(estimator, kwargs, params, config_id=config_id)
+    meta = {
+        "model": model,
+        "config_id": config_id,
+        "fold": fold,
+        "status": "ok",
+        "error_type": None,
+        "error": None,
+        "n_train": int(len(X_train)),
+        "seed": est.get_params().get("random_state"),
+        "fitted_at": datetime.now(timezone.utc).isoformat(),
+    }
+    tb = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        try:
+            est.fit(X_train, y_train)
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception as exc:  # a failing fit is a result: recorded, not raised
+            meta.update(status="failed", error_type=type(exc).__name__, error=str(exc))
+            tb = traceback.format_exc()
+            est = None
+        meta["fit_seconds"] = time.perf_counter() - start
+    meta["n_warnings"] = len(caught)
+    meta["first_warning"] = f"{caught[0].category.__name__}: {caught[0].message}" if caught else None
+    meta["converged"] = _as_bool(getattr(est, "converged_", None))
+    meta["n_iter"] = _as_int(getattr(est, "n_iter_", None))
+    write_joblib(est, out_model)
+    write_json(meta, out_meta)
+    lines = [f"{model} {config_id} fold {fold}: {meta['status']}, fit in {meta['fit_seconds']:.3f} s"]
+    lines += [f"warning: {w.category.__name__}: {w.message}" for w in caught]
+    return "\n".join(lines + ([tb] if tb else []))
+
+
+def _as_bool(value):
+    return None if value is None else bool(value)
+
+
+def _as_int(value):
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):  # e.g. per-class arrays of iteration counts
+        return None

@@ -1,0 +1,92 @@
+"""Artifact I/O: atomic writes, and reads of the prepared data cached inside a warm worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds.
+
+    A job killed mid-write therefore never leaves a truncated artifact under the final name.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_json(value: Any, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        json.dump(value, fh, indent=1, sort_keys=True, default=str)
+        fh.write("\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def write_parquet(frame, path: str | os.PathLike) -> None:
+    """Write a pandas DataFrame (index dropped) or a pyarrow Table atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def write_joblib(value: Any, path: str | os.PathLike) -> None:
+    import joblib
+
+    with atomic_path(path) as tmp:
+        joblib.dump(value, tmp)
+
+
+def _file_key(path: str | os.PathLike) -> tuple[str, int, int]:
+    stat = os.stat(path)
+    return (os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _read_parquet_cached(key: tuple[str, int, int]):
+    import pandas as pd
+
+    return pd.read_parquet(key[0])
+
+
+def read_parquet_cached(path: str | os.PathLike):
+    """Read a Parquet file once per worker; a rewritten file (new mtime or size) is read again.
+
+    Callers must not modify the returned frame.
+    """
+    return _read_parquet_cached(_file_key(path))
+
+
+def load_split(*, data: str, folds: str | None, fold: str, features: list[str], label: str | None):
+    """Return (X_train, y_train, X_test, y_test) for a fold; fold 'full' trains on every row."""
+    from .data import TEST, TRAIN
+
+    frame = read_parquet_cached(data)
+    X = frame[features].to_numpy(dtype=float)
+    y = frame[label].to_numpy() if label else None
+    if fold == "full":
+        return X, y, X[:0], (y[:0] if y is not None else None)
+    codes = read_parquet_cached(folds)[fold].to_numpy()
+    train, test = codes == TRAIN, codes == TEST
+    return X[train], (y[train] if y is not None else None), X[test], (y[test] if y is not None else None)

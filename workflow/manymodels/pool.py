@@ -1,0 +1,71 @@
+"""A pool of warm worker processes that Snakemake `run:` jobs hand their task to.
+
+A fresh Python process pays seconds to import scikit-learn; a job that starts one per task spends
+more time importing than fitting. With ``--force-use-threads`` (set in profiles/default) every
+`run:` job is a thread of the Snakemake process; it submits its task here and waits, and the
+task runs in one of ``n_workers`` long-lived processes that imported everything once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import traceback
+
+# Every worker runs one task at a time: BLAS and OpenMP must not start threads of their own
+# (thread hand-offs cost more than tiny matrices gain; see shared/DESIGN.md).
+SINGLE_THREADED = {
+    name: "1"
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                 "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+}
+IDLE_TIMEOUT_SECONDS = 300
+
+_lock = threading.Lock()
+
+
+def get_executor(n_workers: int):
+    """The process-wide reusable executor with ``n_workers`` warm workers.
+
+    Job threads call this at the same time; the lock keeps them from racing on joblib's first
+    import and on the executor's creation.
+    """
+    with _lock:
+        from joblib.externals.loky import get_reusable_executor
+
+        return get_reusable_executor(
+            max_workers=max(1, int(n_workers)), timeout=IDLE_TIMEOUT_SECONDS, env=SINGLE_THREADED, reuse=True
+        )
+
+
+def run_task(func, /, *, n_workers: int, in_process: bool = False, log: str, **kwargs):
+    """Run ``func(**kwargs)`` in a warm worker and return its result (exceptions re-raised here).
+
+    The job's ``log`` file gets the text the task returns (if any), its duration and, when it
+    raises, the traceback. ``in_process`` runs it in the calling process instead: for a job that
+    already has a process of its own (a cluster job), where a pool would only add a second import.
+    """
+    if in_process:
+        return call_logged(func, log, kwargs)
+    return get_executor(n_workers).submit(call_logged, func, log, kwargs).result()
+
+
+def call_logged(func, log: str, kwargs: dict):
+    """Call ``func(**kwargs)`` and write what happened to ``log``."""
+    start = time.perf_counter()
+    try:
+        result = func(**kwargs)
+    except BaseException:
+        with open(log, "w") as fh:
+            fh.write(f"{func.__name__} failed after {time.perf_counter() - start:.3f} s\n{traceback.format_exc()}")
+        raise
+    with open(log, "w") as fh:
+        if isinstance(result, str):
+            fh.write(result.rstrip("\n") + "\n")
+        fh.write(f"{func.__name__} done in {time.perf_counter() - start:.3f} s\n")
+    return result
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1

@@ -1,0 +1,43 @@
+"""What a job's result depends on besides its inputs: the package code it runs, and versions.
+
+Snakemake's `code` rerun trigger sees only a rule's own body. Each rule therefore carries, as a
+`params:` entry, a hash of the package modules its task executes, so editing scoring code reruns
+the score jobs and nothing upstream, and editing fitting code reruns the fits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import metadata
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+# The modules each stage's task runs (io holds the shared readers and writers).
+STAGE_MODULES = {
+    "data": ["data.py", "io.py"],
+    "fit": ["fit.py", "io.py", "tasks.py"],
+    "score": ["score.py", "io.py"],
+    "aggregate": ["aggregate.py", "score.py", "io.py"],
+    "plot": ["plots.py", "aggregate.py", "io.py"],
+    "report": ["report.py", "io.py"],
+}
+
+
+def code_hash(stage: str) -> str:
+    """Hash of the source of the modules a stage runs."""
+    digest = hashlib.sha256()
+    for name in STAGE_MODULES[stage]:
+        digest.update(name.encode())
+        digest.update((PACKAGE_DIR / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def package_version(dotted_path: str) -> str:
+    """Version of the distribution behind a dotted path (e.g. scikit-learn for sklearn.mixture.X)."""
+    top = dotted_path.split(".")[0]
+    try:
+        dists = metadata.packages_distributions().get(top, [top])
+        return f"{dists[0]}=={metadata.version(dists[0])}"
+    except metadata.PackageNotFoundError:
+        return f"{top}==unknown"

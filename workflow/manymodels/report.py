@@ -1,0 +1,123 @@
+"""The HTML report: what ran, what was chosen, the selection plots and the failures."""
+
+from __future__ import annotations
+
+import html
+import os
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from .io import atomic_path, read_json
+
+
+def task_counts(scores: pd.DataFrame, run_started: str | None) -> dict:
+    """Tasks in total, ok and failed, and how many fits and scores this run made or reused."""
+    counts = {
+        "tasks": int(len(scores)),
+        "ok": int((scores["status"] == "ok").sum()),
+        "failed": int((scores["status"] != "ok").sum()),
+    }
+    if run_started is not None:
+        started = pd.Timestamp(run_started)
+        for stage, column in (("fits", "fitted_at"), ("scores", "scored_at")):
+            ran = int((pd.to_datetime(scores[column], format="ISO8601") >= started).sum())
+            counts[f"{stage}_run"] = ran
+            counts[f"{stage}_reused"] = counts["tasks"] - ran
+    return counts
+
+
+def failures(scores: pd.DataFrame) -> pd.DataFrame:
+    """Failed tasks grouped by error type and message, with how many and which configurations."""
+    failed = scores[scores["status"] != "ok"]
+    if failed.empty:
+        return pd.DataFrame(columns=["model", "error_type", "error", "tasks", "configurations"])
+    grouped = failed.groupby(["model", "error_type", "error"], dropna=False, sort=False)
+    table = grouped.agg(tasks=("config_id", "size"), configurations=("config_id", "nunique")).reset_index()
+    return table.sort_values("tasks", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _table(frame: pd.DataFrame, *, floatfmt: str = "{:.4g}") -> str:
+    return frame.to_html(index=False, border=0, classes="t", na_rep="", float_format=floatfmt.format, escape=True)
+
+
+def _choice_rows(choice: dict) -> pd.DataFrame:
+    rows = []
+    for criterion, best in choice["best"].items():
+        if best is not None:
+            rows.append({"criterion": criterion, "by": best["by"], "value": best["value"], "config_id": best["config_id"],
+                         **best["params"]})
+    return pd.DataFrame(rows)
+
+
+def write_report(
+    *,
+    scores: str,
+    summary: str,
+    selection: str,
+    data_summary: str,
+    plots: list[str],
+    metrics: dict,
+    run_marker: str | None,
+    out: str,
+) -> None:
+    """Write a self-contained HTML report beside the results (plots linked by relative path)."""
+    table = pd.read_parquet(scores)
+    summ = pd.read_parquet(summary)
+    choices = read_json(selection)
+    data = read_json(data_summary)
+    started = read_json(run_marker)["started"] if run_marker and os.path.exists(run_marker) else None
+    counts = task_counts(table, started)
+    base = os.path.dirname(os.path.abspath(out))
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>manymodels report</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
+        "table.t{border-collapse:collapse;font-size:13px}table.t td,table.t th{padding:2px 8px;border-bottom:1px solid #ddd}"
+        "img{max-width:100%}</style></head><body>",
+        "<h1>manymodels report</h1>",
+        f"<p>Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}.</p>",
+        "<h2>Data</h2>",
+        f"<p>Source <code>{html.escape(os.path.basename(data['source']))}</code>: {data['n_source_rows']} rows, "
+        f"{data['n_dropped_missing']} dropped for missing values, {data['n_rows']} used. "
+        f"Features: {html.escape(', '.join(data['features']))}; label: {html.escape(str(data['label']))}.</p>",
+        "<h2>Tasks</h2>",
+        f"<p>{counts['tasks']} tasks (configuration x fold, including the full fit): {counts['ok']} ok, "
+        f"{counts['failed']} failed.",
+    ]
+    if "fits_run" in counts:
+        parts.append(
+            f" This run fitted {counts['fits_run']} and reused {counts['fits_reused']} fits from cache; "
+            f"it scored {counts['scores_run']} and reused {counts['scores_reused']} scores."
+        )
+    parts.append("</p>")
+    for model, choice in choices.items():
+        chosen = choice["chosen"]
+        parts.append(f"<h2>Model family <code>{html.escape(model)}</code></h2>")
+        parts.append("<h3>Best configuration by each criterion</h3>" + _table(_choice_rows(choice)))
+        if choice["one_se"]:
+            one = choice["one_se"]
+            parts.append(
+                f"<p>One-standard-error choice by {html.escape(choice['selection_metric'])}: the simplest configuration "
+                f"within one standard error of the best: <code>{one['config_id']}</code> "
+                f"{html.escape(str(one['params']))} ({one['value']:.4g}).</p>"
+            )
+        if chosen:
+            parts.append(
+                f"<p><b>Chosen</b>: <code>{chosen['config_id']}</code> {html.escape(str(chosen['params']))}; "
+                f"refitted on all rows: <code>{html.escape(chosen['model_file'])}</code>.</p>"
+            )
+        for plot in plots:
+            if f"{os.sep}{model}{os.sep}" in os.path.abspath(plot):
+                rel = os.path.relpath(os.path.abspath(plot), base)
+                parts.append(f"<p><img src='{html.escape(rel)}' alt='{html.escape(os.path.basename(plot))}'></p>")
+        top = summ[summ["model"] == model]
+        metric = choice["selection_metric"]
+        key = f"{metric}_mean" if f"{metric}_mean" in top and top[f"{metric}_mean"].notna().any() else f"{metric}_full"
+        top = top.sort_values(key, ascending=not metrics[metric]["greater_is_better"], na_position="last").head(10)
+        parts.append(f"<h3>Top configurations by {html.escape(key)}</h3>" + _table(top))
+    fails = failures(table)
+    parts.append(f"<h2>Failures ({counts['failed']} tasks)</h2>")
+    parts.append(_table(fails) if len(fails) else "<p>No fit failed.</p>")
+    parts.append("</body></html>")
+    with atomic_path(out) as tmp, open(tmp, "w") as fh:
+        fh.write("\n".join(parts))

@@ -1,0 +1,110 @@
+"""Score one fitted (configuration, fold): out-of-sample and in-sample metrics plus fit metadata."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+from datetime import datetime, timezone
+
+from .io import load_split, read_json, write_parquet
+
+# Columns of every score row, in order, with their Arrow types; metric columns (float64) follow.
+BASE_COLUMNS = [
+    ("model", "string"),
+    ("config_id", "string"),
+    ("fold", "string"),
+    ("status", "string"),
+    ("error_type", "string"),
+    ("error", "string"),
+    ("fit_seconds", "float64"),
+    ("score_seconds", "float64"),
+    ("converged", "bool"),
+    ("n_iter", "int64"),
+    ("n_warnings", "int64"),
+    ("first_warning", "string"),
+    ("seed", "int64"),
+    ("n_train", "int64"),
+    ("n_test", "int64"),
+    ("fitted_at", "string"),
+    ("scored_at", "string"),
+    ("score_error", "string"),
+]
+
+
+def score_schema(metric_names: list[str]):
+    """Arrow schema of a score row, so files written apart read back as one table."""
+    import pyarrow as pa
+
+    fields = [pa.field(name, pa.type_for_alias(kind)) for name, kind in BASE_COLUMNS]
+    fields += [pa.field(name, pa.float64()) for name in metric_names]
+    return pa.schema(fields)
+
+
+def _import(path: str):
+    module_name, _, attr = path.rpartition(".")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def compute_metric(spec: dict, est, X, y) -> float:
+    """One metric on the given rows; NaN when there are no rows (e.g. the test part of 'full')."""
+    if len(X) == 0:
+        return math.nan
+    if "function" in spec:
+        response = getattr(est, spec["response"])(X)
+        return float(_import(spec["function"])(y, response))
+    method = getattr(est, spec["method"])
+    return float(method(X, y) if spec.get("needs_y") else method(X))
+
+
+def score_task(
+    *,
+    metrics: dict[str, dict],
+    features: list[str],
+    label: str | None,
+    data: str,
+    folds: str | None,
+    fit_model: str,
+    fit_meta: str,
+    out_scores: str,
+) -> dict:
+    """Compute every metric for one fitted task and write a one-row Parquet file; return the row.
+
+    A failed fit gives NaN metrics; a metric that raises gives NaN and its reason in
+    ``score_error``. Unreadable inputs raise.
+    """
+    import joblib
+
+    meta = read_json(fit_meta)
+    start = time.perf_counter()
+    X_train, y_train, X_test, y_test = load_split(
+        data=data, folds=folds, fold=meta["fold"], features=features, label=label
+    )
+    values = {name: math.nan for name in metrics}
+    problems = []
+    if meta["status"] == "ok":
+        est = joblib.load(fit_model)
+        for name, spec in metrics.items():
+            X, y = (X_test, y_test) if spec["on"] == "test" else (X_train, y_train)
+            try:
+                values[name] = compute_metric(spec, est, X, y)
+            except Exception as exc:  # a metric that cannot be computed is recorded, not fatal
+                problems.append(f"{name}: {type(exc).__name__}: {exc}")
+    row = {name: meta.get(name) for name, _ in BASE_COLUMNS}
+    row.update(
+        n_test=int(len(X_test)),
+        score_seconds=time.perf_counter() - start,
+        scored_at=datetime.now(timezone.utc).isoformat(),
+        score_error="; ".join(problems) or None,
+        **values,
+    )
+    write_row(row, metrics, out_scores)
+    return row
+
+
+def write_row(row: dict, metrics: dict, path: str) -> None:
+    import pyarrow as pa
+
+    schema = score_schema(list(metrics))
+    table = pa.Table.from_pylist([{name: row.get(name) for name in schema.names}], schema=schema)
+    write_parquet(table, path)

@@ -1,0 +1,51 @@
+"""Task identity: config ids, derived seeds and the table of configurations."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+CONFIG_ID_LENGTH = 10
+
+
+def canonical_json(value: Any) -> str:
+    """JSON text that does not depend on key order or on the process that writes it."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def config_id(estimator: str, kwargs: dict, params: dict) -> str:
+    """Short stable hash of a configuration: estimator path, fixed kwargs and grid point."""
+    text = canonical_json({"estimator": estimator, "kwargs": kwargs, "params": params})
+    return hashlib.sha256(text.encode()).hexdigest()[:CONFIG_ID_LENGTH]
+
+
+def derive_seed(identity: str) -> int:
+    """Seed derived from a task's identity, so it does not depend on run order."""
+    return int(hashlib.sha256(identity.encode()).hexdigest()[:8], 16) % (2**31 - 1)
+
+
+def expand_tasks(models: dict[str, dict], points: dict[str, list[dict]]) -> list[dict]:
+    """One record per (model, configuration): model, config_id, estimator, kwargs, params.
+
+    ``points`` maps each model name to its expanded grid points. A point listed twice (e.g. by
+    two overlapping sub-grids) is one configuration.
+    """
+    records: list[dict] = []
+    for name, spec in models.items():
+        seen: set[str] = set()
+        for params in points[name]:
+            cid = config_id(spec["estimator"], spec.get("kwargs", {}), params)
+            if cid in seen:
+                continue
+            seen.add(cid)
+            records.append(
+                {
+                    "model": name,
+                    "config_id": cid,
+                    "estimator": spec["estimator"],
+                    "kwargs": dict(spec.get("kwargs", {})),
+                    "params": params,
+                }
+            )
+    return records

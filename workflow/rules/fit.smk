@@ -1,0 +1,24 @@
+# One fit job per (model, configuration, fold); fold 'full' fits on every row (in-sample
+# criteria and the refit of the chosen configuration come from it).
+
+
+rule fit_model:
+    input:
+        unpack(split_inputs),
+    output:
+        model="results/fits/{model}/{config_id}/fold-{fold}.joblib",
+        meta="results/fits/{model}/{config_id}/fold-{fold}.json",
+    params:
+        task=fit_params,
+        data=DATA,
+        # What the fit depends on besides its inputs: the package code it runs, the estimator's version.
+        provenance=lambda w: {"code": CODE["fit"], "version": VERSIONS[w.model]},
+    log:
+        "logs/fit/{model}/{config_id}/fold-{fold}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+    run:
+        run_task(fit_task, **POOL, model=wildcards.model, config_id=wildcards.config_id, fold=wildcards.fold,
+                 **params.task, **params.data, data=input.data, folds=input.get("folds"),
+                 out_model=output.model, out_meta=output.meta, log=log[0])
