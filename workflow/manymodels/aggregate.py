@@ -23,7 +23,7 @@ def param_table(configs: list[dict]) -> pd.DataFrame:
     for column in param_names(configs):
         kinds = {type(v) for v in frame[column] if v is not None and not _is_nan(v)}
         if len(kinds) > 1 and not kinds <= {int, float}:
-            frame[column] = [None if v is None else json.dumps(v) for v in frame[column]]
+            frame[column] = [None if v is None or _is_nan(v) else json.dumps(v) for v in frame[column]]
     return frame
 
 

@@ -68,6 +68,8 @@ def prepare_data(
     *, source: Path, features: list[str], label: str | None, out_data: str, out_summary: str
 ) -> str:
     """Write the rows used (complete cases of features and label) to Parquet; return log text."""
+    import pandas as pd
+
     columns = features + ([label] if label else [])
     frame = read_source(Path(source), columns)
     complete = frame.notna().all(axis=1)
@@ -75,7 +77,7 @@ def prepare_data(
     if used.empty:
         raise DataError(f"data file '{source}': no row has all of the columns {columns}")
     for column in features:
-        if not np.issubdtype(used[column].dtype, np.number):
+        if not pd.api.types.is_numeric_dtype(used[column]) or pd.api.types.is_bool_dtype(used[column]):
             raise DataError(f"data file '{source}': feature column '{column}' is not numeric ({used[column].dtype})")
     summary = {
         "source": str(source),

@@ -19,8 +19,8 @@ STAGE_MODULES = {
     "fit": ["fit.py", "io.py", "tasks.py"],
     "score": ["score.py", "io.py"],
     "aggregate": ["aggregate.py", "score.py", "io.py"],
-    "plot": ["plots.py", "aggregate.py", "io.py"],
-    "report": ["report.py", "io.py"],
+    "plot": ["plots.py", "aggregate.py", "score.py", "io.py"],
+    "report": ["report.py", "aggregate.py", "score.py", "io.py"],
 }
 
 

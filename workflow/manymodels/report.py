@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
+from .aggregate import metric_value_column, param_columns
 from .io import atomic_path, read_json
 
 
@@ -48,6 +49,18 @@ def _choice_rows(choice: dict) -> pd.DataFrame:
             rows.append({"criterion": criterion, "by": best["by"], "value": best["value"], "config_id": best["config_id"],
                          **best["params"]})
     return pd.DataFrame(rows)
+
+
+def _top_configurations(summary: pd.DataFrame, metrics: dict, metric: str, n: int = 10) -> str:
+    """The n best configurations by the selection metric, with each metric's ranking value."""
+    key = metric_value_column(metric, metrics[metric])
+    columns = ["config_id", *param_columns(summary), "n_ok", "n_failed"]
+    for name, spec in metrics.items():
+        columns.append(metric_value_column(name, spec))
+        if spec["on"] == "test":
+            columns.append(f"{name}_sem")
+    top = summary.sort_values(key, ascending=not metrics[metric]["greater_is_better"], na_position="last")
+    return f"<h3>Top {n} configurations by {html.escape(key)}</h3>" + _table(top[columns].head(n))
 
 
 def write_report(
@@ -110,11 +123,7 @@ def write_report(
             if f"{os.sep}{model}{os.sep}" in os.path.abspath(plot):
                 rel = os.path.relpath(os.path.abspath(plot), base)
                 parts.append(f"<p><img src='{html.escape(rel)}' alt='{html.escape(os.path.basename(plot))}'></p>")
-        top = summ[summ["model"] == model]
-        metric = choice["selection_metric"]
-        key = f"{metric}_mean" if f"{metric}_mean" in top and top[f"{metric}_mean"].notna().any() else f"{metric}_full"
-        top = top.sort_values(key, ascending=not metrics[metric]["greater_is_better"], na_position="last").head(10)
-        parts.append(f"<h3>Top configurations by {html.escape(key)}</h3>" + _table(top))
+        parts.append(_top_configurations(summ[summ["model"] == model], metrics, choice["selection_metric"]))
     fails = failures(table)
     parts.append(f"<h2>Failures ({counts['failed']} tasks)</h2>")
     parts.append(_table(fails) if len(fails) else "<p>No fit failed.</p>")

@@ -1,0 +1,96 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from manymodels.aggregate import aggregate_scores, choose, param_table, summarise, tidy_scores
+from manymodels.config import metric_specs
+from manymodels.score import write_row
+
+METRICS = metric_specs({
+    "ars": {"function": "sklearn.metrics.adjusted_rand_score", "greater_is_better": True},
+    "bic": {"method": "bic", "greater_is_better": False},
+})
+CONFIGS = [
+    {"model": "gmm", "config_id": f"{i:010x}", "estimator": "e.E", "kwargs": {}, "params": {"k": k}}
+    for i, k in enumerate([1, 2, 3])
+]
+# CV ARS per configuration over 3 folds; the 'full' fit gives the in-sample BIC.
+ARS = {1: [0.5, 0.6, 0.7], 2: [0.8, 0.9, 0.7], 3: [0.9, 0.6, float("nan")]}
+BIC = {1: 30.0, 2: 20.0, 3: 25.0}
+
+
+@pytest.fixture
+def score_files(tmp_path):
+    files = []
+    for config in CONFIGS:
+        k = config["params"]["k"]
+        for fold, ars in [("0", ARS[k][0]), ("1", ARS[k][1]), ("2", ARS[k][2]), ("full", float("nan"))]:
+            failed = math.isnan(ars) and fold != "full"
+            row = {"model": "gmm", "config_id": config["config_id"], "fold": fold,
+                   "status": "failed" if failed else "ok", "error_type": "ValueError" if failed else None,
+                   "error": "boom" if failed else None, "fit_seconds": 0.1,
+                   "ars": ars, "bic": BIC[k] if fold == "full" else 100.0}
+            path = tmp_path / "scores" / config["config_id"] / f"fold-{fold}.parquet"
+            write_row(row, METRICS, str(path))
+            files.append(str(path))
+    return files
+
+
+def test_tidy_table_has_params_metrics_and_ordered_rows(tmp_path, score_files):
+    aggregate_scores(score_files=score_files[::-1], configs=CONFIGS, metrics=METRICS,
+                     out_scores=str(tmp_path / "scores.parquet"), out_summary=str(tmp_path / "summary.parquet"),
+                     out_configs=str(tmp_path / "configs.tsv"))
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    assert len(scores) == 12
+    assert list(scores.columns[:7]) == ["model", "config_id", "k", "fold", "status", "ars", "bic"]
+    assert list(scores["fold"][:4]) == ["0", "1", "2", "full"]
+    assert list(scores["k"]) == [1] * 4 + [2] * 4 + [3] * 4
+    configs = pd.read_csv(tmp_path / "configs.tsv", sep="\t")
+    assert list(configs.columns) == ["model", "config_id", "estimator", "k", "kwargs"] and len(configs) == 3
+
+
+def test_summary_statistics_over_cv_folds(score_files):
+    from manymodels.aggregate import read_scores
+
+    scores = tidy_scores(read_scores(score_files, list(METRICS)), CONFIGS, list(METRICS))
+    summary = summarise(scores, CONFIGS, list(METRICS)).set_index("k")
+    assert summary.loc[1, "ars_mean"] == pytest.approx(0.6)
+    assert summary.loc[1, "ars_std"] == pytest.approx(np.std([0.5, 0.6, 0.7], ddof=1))
+    assert summary.loc[1, "ars_sem"] == pytest.approx(np.std([0.5, 0.6, 0.7], ddof=1) / math.sqrt(3))
+    assert (summary.loc[3, "n_ok"], summary.loc[3, "n_failed"]) == (2, 1)
+    assert summary.loc[3, "ars_mean"] == pytest.approx(0.75)
+    assert summary.loc[2, "bic_full"] == 20.0 and math.isnan(summary.loc[2, "ars_full"])
+
+
+def test_best_by_each_criterion_and_one_standard_error_choice(score_files):
+    from manymodels.aggregate import read_scores
+
+    scores = tidy_scores(read_scores(score_files, list(METRICS)), CONFIGS, list(METRICS))
+    summary = summarise(scores, CONFIGS, list(METRICS))
+    choice = choose(summary, metrics=METRICS, selection_metric="ars", simplest=["k"])["gmm"]
+    assert choice["best"]["ars"]["params"] == {"k": 2}
+    assert choice["best"]["bic"]["params"] == {"k": 2} and choice["best"]["bic"]["by"] == "bic_full"
+    # Best mean 0.8 with SE 0.0577: k=3 (0.75) is within one SE, k=1 (0.6) is not; k=2 < k=3 is simpler.
+    assert choice["one_se"]["params"] == {"k": 2}
+    assert choice["chosen"]["model_file"] == f"fits/gmm/{CONFIGS[1]['config_id']}/fold-full.joblib"
+    without = choose(summary, metrics=METRICS, selection_metric="ars", simplest=[])["gmm"]
+    assert without["one_se"] is None and without["chosen"]["params"] == {"k": 2}
+
+
+def test_one_standard_error_prefers_the_simpler_configuration():
+    summary = pd.DataFrame({"model": "m", "config_id": ["a", "b"], "k": [5, 2], "n_ok": 3, "n_failed": 0,
+                            "ars_mean": [0.80, 0.78], "ars_sem": [0.05, 0.01], "bic_full": [1.0, 2.0]})
+    choice = choose(summary, metrics=METRICS, selection_metric="ars", simplest=["k"])["m"]
+    assert choice["best"]["ars"]["config_id"] == "a"
+    assert choice["one_se"]["config_id"] == "b" and choice["chosen"]["config_id"] == "b"
+
+
+def test_mixed_type_parameters_are_stored_as_json_text():
+    configs = [{"model": "m", "config_id": "a", "params": {"p": "sqrt"}},
+               {"model": "m", "config_id": "b", "params": {"p": 0.5}},
+               {"model": "m", "config_id": "c", "params": {"q": 1}}]
+    table = param_table(configs)
+    assert list(table["p"]) == ['"sqrt"', "0.5", None]
+    assert table["q"].isna().sum() == 2

@@ -1,0 +1,74 @@
+import copy
+
+import pytest
+
+from manymodels import ConfigError
+from manymodels.config import check_config, describe_schema_error, metric_specs, selection_metric
+
+
+def check(config):
+    return check_config(config, config_file="exp.yaml")
+
+
+def test_valid_config_gives_one_task_per_grid_point(tiny_config):
+    tasks = check(tiny_config)
+    assert len(tasks) == 4
+    assert {t["model"] for t in tasks} == {"gmm"}
+    assert tasks[0]["kwargs"] == {"n_init": 1, "random_state": 0}
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda c: c["models"]["gmm"].update(estimator="sklearn.mixture.NoSuchMixture"),
+         r"exp\.yaml: models\.gmm\.estimator: module 'sklearn\.mixture' has no attribute 'NoSuchMixture'"),
+        (lambda c: c["models"]["gmm"].update(estimator="nosuchpackage.Model"),
+         r"exp\.yaml: models\.gmm\.estimator: cannot import module 'nosuchpackage'"),
+        (lambda c: c["models"]["gmm"]["grid"].update(n_componentz=[2]),
+         r"exp\.yaml: models\.gmm\.grid\.n_componentz: sklearn\.mixture\.GaussianMixture does not accept parameter 'n_componentz'"),
+        (lambda c: c["models"]["gmm"]["kwargs"].update(n_inits=2),
+         r"exp\.yaml: models\.gmm\.kwargs\.n_inits: .* does not accept parameter 'n_inits'"),
+        (lambda c: c["models"]["gmm"]["kwargs"].update(n_components=2),
+         r"models\.gmm\.grid\.n_components: also fixed in models\.gmm\.kwargs"),
+        (lambda c: c["metrics"].update(silly={"method": "no_such_method", "greater_is_better": True}),
+         r"exp\.yaml: metrics\.silly\.method: estimator of model 'gmm' has no method 'no_such_method'"),
+        (lambda c: c["metrics"].update(f={"function": "sklearn.metrics.nope", "greater_is_better": True}),
+         r"exp\.yaml: metrics\.f\.function: module 'sklearn\.metrics' has no attribute 'nope'"),
+        (lambda c: c["selection"].update(metric="accuracy"),
+         r"exp\.yaml: selection\.metric: 'accuracy' is not one of the metrics"),
+        (lambda c: c["models"]["gmm"]["grid"].update(n_components={"from": 3, "to": 2}),
+         r"exp\.yaml: models\.gmm\.grid\.n_components: .*empty grid"),
+        (lambda c: c["metrics"].update(fold={"method": "bic", "greater_is_better": False}),
+         r"metrics\.fold: metric name 'fold' clashes with a score column"),
+    ],
+)
+def test_semantic_errors_name_key_and_file(tiny_config, mutate, message):
+    config = copy.deepcopy(tiny_config)
+    mutate(config)
+    with pytest.raises(ConfigError, match=message):
+        check(config)
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda c: c["cv"].update(n_fold=3), r"exp\.yaml: invalid config at key 'cv': .*'n_fold' was unexpected"),
+        (lambda c: c.update(modles={}), r"key '<top level>': .*'modles' was unexpected"),
+        (lambda c: c["cv"].update(n_splits="five"), r"key 'cv\.n_splits': 'five' is not of type 'integer'"),
+        (lambda c: c["models"]["gmm"].update(grid={"n_components": []}), r"key 'models\.gmm\.grid"),
+        (lambda c: c["data"].update(features="bill_length_mm"), r"key 'data\.features': 'bill_length_mm' is not of type 'array'"),
+    ],
+)
+def test_schema_errors_name_key_and_file(tiny_config, mutate, message):
+    config = copy.deepcopy(tiny_config)
+    mutate(config)
+    assert __import__("re").search(message, describe_schema_error(config, config_file="exp.yaml"))
+
+
+def test_metric_defaults_and_selection_metric(tiny_config):
+    specs = metric_specs(tiny_config["metrics"])
+    assert specs["ars"]["on"] == "test" and specs["ars"]["response"] == "predict"
+    assert specs["bic"]["on"] == "train" and specs["bic"]["needs_y"] is False
+    assert selection_metric(tiny_config) == "ars"
+    del tiny_config["selection"]
+    assert selection_metric(tiny_config) == "ars"

@@ -1,0 +1,99 @@
+import json
+import math
+
+import joblib
+import pandas as pd
+import pytest
+
+from manymodels.config import metric_specs
+from manymodels.data import assign_folds, prepare_data, resolve_source
+from manymodels.fit import fit_task
+from manymodels.score import score_task
+
+FEATURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+METRICS = metric_specs({
+    "ars": {"function": "sklearn.metrics.adjusted_rand_score", "greater_is_better": True},
+    "bic": {"method": "bic", "greater_is_better": False},
+    "auc": {"function": "sklearn.metrics.roc_auc_score", "response": "decision_function", "greater_is_better": True},
+})
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    d = tmp_path_factory.mktemp("data")
+    prepare_data(source=resolve_source("penguins"), features=FEATURES, label="species",
+                 out_data=str(d / "data.parquet"), out_summary=str(d / "summary.json"))
+    assign_folds(data=str(d / "data.parquet"), cv={"splitter": "KFold", "n_splits": 3, "shuffle": True, "random_state": 0},
+                 label="species", out_folds=str(d / "folds.parquet"))
+    return d
+
+
+def run_fit(prepared, tmp_path, *, params, fold="0", kwargs=None, data=None):
+    out = {"out_model": str(tmp_path / "m.joblib"), "out_meta": str(tmp_path / "m.json")}
+    log = fit_task(model="gmm", config_id="0123456789", fold=fold, estimator="sklearn.mixture.GaussianMixture",
+                   kwargs=kwargs if kwargs is not None else {"random_state": 0}, params=params,
+                   features=FEATURES, label="species", data=data or str(prepared / "data.parquet"),
+                   folds=str(prepared / "folds.parquet"), **out)
+    return log, json.loads((tmp_path / "m.json").read_text())
+
+
+def run_score(prepared, tmp_path):
+    return score_task(metrics=METRICS, features=FEATURES, label="species", data=str(prepared / "data.parquet"),
+                      folds=str(prepared / "folds.parquet"), fit_model=str(tmp_path / "m.joblib"),
+                      fit_meta=str(tmp_path / "m.json"), out_scores=str(tmp_path / "s.parquet"))
+
+
+def test_fit_saves_the_estimator_and_its_metadata(prepared, tmp_path):
+    log, meta = run_fit(prepared, tmp_path, params={"n_components": 3})
+    est = joblib.load(tmp_path / "m.joblib")
+    assert est.n_components == 3 and hasattr(est, "means_")
+    assert meta["status"] == "ok" and meta["n_train"] == 228 and meta["converged"] is True
+    assert meta["fit_seconds"] > 0 and meta["n_iter"] >= 1 and meta["seed"] == 0
+    assert "ok, fit in" in log
+
+
+def test_unset_random_state_is_derived_from_the_config_id(prepared, tmp_path):
+    from manymodels.tasks import derive_seed
+
+    _, meta = run_fit(prepared, tmp_path, params={"n_components": 2}, kwargs={})
+    assert meta["seed"] == derive_seed("0123456789")
+
+
+def test_failing_fit_is_recorded_and_scored_as_nan(prepared, tmp_path):
+    log, meta = run_fit(prepared, tmp_path, params={"n_components": 300})
+    assert meta["status"] == "failed" and meta["error_type"] == "ValueError"
+    assert "n_components = 300" in meta["error"]
+    assert joblib.load(tmp_path / "m.joblib") is None
+    assert "Traceback" in log
+    row = run_score(prepared, tmp_path)
+    assert row["status"] == "failed" and all(math.isnan(row[m]) for m in METRICS)
+    table = pd.read_parquet(tmp_path / "s.parquet")
+    assert table.loc[0, "error_type"] == "ValueError" and len(table) == 1
+
+
+def test_score_computes_test_and_in_sample_metrics(prepared, tmp_path):
+    run_fit(prepared, tmp_path, params={"n_components": 3})
+    row = run_score(prepared, tmp_path)
+    est = joblib.load(tmp_path / "m.joblib")
+    data = pd.read_parquet(prepared / "data.parquet")
+    folds = pd.read_parquet(prepared / "folds.parquet")["0"]
+    from sklearn.metrics import adjusted_rand_score
+
+    test, train = data[folds == 2], data[folds == 1]
+    assert row["ars"] == adjusted_rand_score(test["species"], est.predict(test[FEATURES].to_numpy()))
+    assert row["bic"] == est.bic(train[FEATURES].to_numpy())
+    assert row["n_test"] == len(test)
+    # A mixture has no decision_function: that metric is NaN with its reason, the others stand.
+    assert math.isnan(row["auc"]) and row["score_error"].startswith("auc: AttributeError")
+
+
+def test_full_fold_has_no_test_rows(prepared, tmp_path):
+    run_fit(prepared, tmp_path, params={"n_components": 2}, fold="full")
+    row = run_score(prepared, tmp_path)
+    assert row["n_train"] == 342 and row["n_test"] == 0
+    assert math.isnan(row["ars"]) and not math.isnan(row["bic"])
+
+
+def test_unreadable_input_fails_loudly(prepared, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        run_fit(prepared, tmp_path, params={"n_components": 2}, data=str(tmp_path / "missing.parquet"))

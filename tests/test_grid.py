@@ -1,0 +1,44 @@
+import pytest
+
+from manymodels import ConfigError
+from manymodels.grid import expand_grid, expand_values
+
+
+def test_list_and_inclusive_integer_range():
+    assert expand_values([1, "a"], key="k") == [1, "a"]
+    assert expand_values({"from": 2, "to": 5}, key="k") == [2, 3, 4, 5]
+    assert expand_values({"from": 2, "to": 10, "step": 4}, key="k") == [2, 6, 10]
+
+
+def test_float_ranges_are_rounded_and_inclusive():
+    assert expand_values({"from": 0.1, "to": 0.5, "step": 0.1}, key="k") == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert expand_values({"from": 0.0, "to": 1.0, "num": 3}, key="k") == [0.0, 0.5, 1.0]
+    assert expand_values({"from": 0.001, "to": 10, "num": 5, "scale": "log"}, key="k") == [0.001, 0.01, 0.1, 1.0, 10.0]
+
+
+def test_empty_range_names_the_key():
+    with pytest.raises(ConfigError, match=r"models\.gmm\.grid\.n_components.*empty grid"):
+        expand_values({"from": 5, "to": 2}, key="models.gmm.grid.n_components")
+
+
+def test_log_range_needs_positive_bounds():
+    with pytest.raises(ConfigError, match="positive"):
+        expand_values({"from": 0, "to": 1, "num": 3, "scale": "log"}, key="k")
+
+
+def test_grid_is_cartesian_product_with_sorted_keys():
+    points = expand_grid({"b": [1, 2], "a": ["x"]}, key="g")
+    assert points == [{"a": "x", "b": 1}, {"a": "x", "b": 2}]
+    assert [list(p) for p in points] == [["a", "b"], ["a", "b"]]
+
+
+def test_sub_grids_follow_parameter_grid_semantics():
+    from sklearn.model_selection import ParameterGrid
+
+    grid = [{"kernel": ["linear"], "C": [1, 10]}, {"kernel": ["rbf"], "gamma": [0.1, 1.0], "C": [1]}]
+    assert expand_grid(grid, key="g") == list(ParameterGrid(grid))
+
+
+def test_empty_sub_grid_is_an_error():
+    with pytest.raises(ConfigError, match=r"g\[1\]: empty grid"):
+        expand_grid([{"a": [1]}, {}], key="g")

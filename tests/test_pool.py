@@ -1,0 +1,32 @@
+import os
+
+import pytest
+
+from manymodels.pool import run_task
+
+
+def thread_settings():
+    return os.environ.get("OPENBLAS_NUM_THREADS"), os.getpid()
+
+
+def fails():
+    raise KeyError("missing")
+
+
+def test_task_runs_in_a_single_threaded_worker_and_logs(tmp_path):
+    log = tmp_path / "t.log"
+    blas, pid = run_task(thread_settings, n_workers=1, log=str(log))
+    assert blas == "1" and pid != os.getpid()
+    assert "thread_settings done in" in log.read_text()
+
+
+def test_exceptions_reach_the_job_and_the_log(tmp_path):
+    log = tmp_path / "t.log"
+    with pytest.raises(KeyError, match="missing"):
+        run_task(fails, n_workers=1, log=str(log))
+    assert "Traceback" in log.read_text() and "KeyError" in log.read_text()
+
+
+def test_in_process_mode_runs_here(tmp_path):
+    _, pid = run_task(thread_settings, n_workers=1, in_process=True, log=str(tmp_path / "t.log"))
+    assert pid == os.getpid()
