@@ -4,7 +4,9 @@ import re
 
 import yaml
 
-from conftest import REPO
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 CONDA_TO_PIP = {"pyyaml": "pyyaml"}
 

@@ -1,0 +1,213 @@
+"""Real snakemake runs of tiny experiments: outputs, invalidation, failures as data, config errors."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import shutil
+
+import pandas as pd
+import pytest
+
+from manymodels.data import resolve_source
+from manymodels.tasks import config_id
+
+from workflow_helpers import comparable, copy_run, job_counts, make_workflow, planned_jobs, snakemake, write_config
+
+pytestmark = pytest.mark.integration
+
+ESTIMATOR = "sklearn.mixture.GaussianMixture"
+
+
+@pytest.fixture(scope="module")
+def base_config():
+    return {
+        "data": {
+            "source": "penguins.csv",
+            "features": ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"],
+            "label": "species",
+        },
+        "cv": {"splitter": "KFold", "n_splits": 3, "shuffle": True, "random_state": 1},
+        "models": {
+            "gmm": {
+                "estimator": ESTIMATOR,
+                "kwargs": {"n_init": 1, "random_state": 0},
+                "grid": {"n_components": [2, 3], "covariance_type": ["full", "spherical"]},
+            }
+        },
+        "metrics": {
+            "ars": {"function": "sklearn.metrics.adjusted_rand_score", "greater_is_better": True},
+            "bic": {"method": "bic", "greater_is_better": False},
+        },
+        "selection": {"metric": "ars", "simplest": ["n_components"]},
+    }
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, base_config):
+    """A completed run of the base config (4 configurations x (3 folds + full))."""
+    root = make_workflow(tmp_path_factory.mktemp("finished") / "wf", base_config)
+    shutil.copy(resolve_source("penguins"), root / "penguins.csv")
+    result = snakemake(root)
+    return root, result
+
+
+@pytest.fixture
+def rerun(finished, tmp_path, base_config):
+    """A copy of the finished run to change, and the config to change it with."""
+    root = copy_run(finished[0], tmp_path / "wf")
+    return root, copy.deepcopy(base_config)
+
+
+def ids(config, points):
+    kwargs = config["models"]["gmm"]["kwargs"]
+    return {config_id(ESTIMATOR, kwargs, p) for p in points}
+
+
+def scheduled_ids(jobs, rule):
+    return {w["config_id"] for r, w in jobs if r == rule}
+
+
+def test_run_writes_tables_plots_and_report(finished):
+    root, result = finished
+    scores = pd.read_parquet(root / "results/scores.parquet")
+    assert len(scores) == 16 and set(scores["fold"]) == {"0", "1", "2", "full"}
+    assert {"n_components", "covariance_type", "ars", "bic", "status", "error", "fit_seconds"} <= set(scores.columns)
+    assert (scores["status"] == "ok").all()
+    summary = pd.read_parquet(root / "results/summary.parquet")
+    assert len(summary) == 4 and {"ars_mean", "ars_std", "ars_sem", "n_ok", "n_failed", "bic_full"} <= set(summary.columns)
+    selection = json.loads((root / "results/selection.json").read_text())
+    assert selection["gmm"]["chosen"]["model_file"].endswith("fold-full.joblib")
+    assert (root / "results" / selection["gmm"]["chosen"]["model_file"]).is_file()
+    for metric in ("ars", "bic"):
+        assert (root / f"results/plots/gmm/{metric}.png").stat().st_size > 10_000
+    report = (root / "results/report.html").read_text()
+    assert "16 tasks" in report and "This run fitted 16 and reused 0 fits" in report
+    configs = pd.read_csv(root / "results/configs.tsv", sep="\t")
+    assert set(configs["config_id"]) == set(scores["config_id"])
+    assert len(list((root / "results/fits/gmm").glob("*/fold-*.joblib"))) == 16
+    assert "100%) done" in result.stderr + result.stdout
+
+
+def test_unchanged_rerun_schedules_nothing(rerun):
+    root, _ = rerun
+    assert planned_jobs(root) == []
+
+
+def test_added_grid_values_schedule_only_their_jobs(rerun):
+    root, config = rerun
+    config["models"]["gmm"]["grid"]["n_components"] = [2, 3, 4]
+    write_config(root, config)
+    jobs = planned_jobs(root)
+    new = ids(config, [{"covariance_type": c, "n_components": 4} for c in ("full", "spherical")])
+    assert scheduled_ids(jobs, "fit_model") == new and scheduled_ids(jobs, "score_model") == new
+    counts = job_counts(jobs)
+    assert counts["fit_model"] == 8 and counts["score_model"] == 8
+    assert counts["prepare_data"] == 0 and counts["assign_folds"] == 0
+    assert counts["aggregate_scores"] == 1 and counts["write_report"] == 1
+
+
+def test_added_metric_rescores_without_refitting(rerun):
+    root, config = rerun
+    config["metrics"]["aic"] = {"method": "aic", "greater_is_better": False}
+    write_config(root, config)
+    counts = job_counts(planned_jobs(root))
+    assert counts["fit_model"] == 0 and counts["score_model"] == 16 and counts["aggregate_scores"] == 1
+    snakemake(root)
+    scores = pd.read_parquet(root / "results/scores.parquet")
+    assert scores.loc[scores["fold"] != "full", "aic"].notna().all()
+    assert "reused 16 fits" in (root / "results/report.html").read_text()
+
+
+def test_edited_scoring_code_rescores_without_refitting(rerun):
+    root, _ = rerun
+    score_py = root / "workflow/manymodels/score.py"
+    score_py.write_text(score_py.read_text() + "\n# a change to scoring code\n")
+    counts = job_counts(planned_jobs(root))
+    assert counts["fit_model"] == 0 and counts["score_model"] == 16 and counts["aggregate_scores"] == 1
+
+
+def test_edited_fitting_code_refits(rerun):
+    root, _ = rerun
+    fit_py = root / "workflow/manymodels/fit.py"
+    fit_py.write_text(fit_py.read_text() + "\n# a change to fitting code\n")
+    counts = job_counts(planned_jobs(root))
+    assert counts["fit_model"] == 16 and counts["score_model"] == 16
+
+
+def test_changed_fixed_kwarg_refits_under_new_ids(rerun):
+    root, config = rerun
+    old = ids(config, [{"covariance_type": c, "n_components": n} for c in ("full", "spherical") for n in (2, 3)])
+    config["models"]["gmm"]["kwargs"]["n_init"] = 2
+    write_config(root, config)
+    jobs = planned_jobs(root)
+    new = scheduled_ids(jobs, "fit_model")
+    assert len(new) == 4 and not new & old and job_counts(jobs)["fit_model"] == 16
+
+
+def test_changed_data_refits_everything_that_depends_on_it(rerun):
+    root, _ = rerun
+    data = pd.read_csv(root / "penguins.csv")
+    data.loc[0, "bill_length_mm"] += 1.0
+    data.to_csv(root / "penguins.csv", index=False)
+    counts = job_counts(planned_jobs(root))
+    assert counts["prepare_data"] == 1 and counts["assign_folds"] == 1
+    assert counts["fit_model"] == 16 and counts["score_model"] == 16
+
+
+def test_removed_grid_values_refit_nothing_and_leave_the_tables(rerun):
+    root, config = rerun
+    config["models"]["gmm"]["grid"]["n_components"] = [2]
+    write_config(root, config)
+    counts = job_counts(planned_jobs(root))
+    assert counts["fit_model"] == 0 and counts["score_model"] == 0 and counts["aggregate_scores"] == 1
+    snakemake(root)
+    scores = pd.read_parquet(root / "results/scores.parquet")
+    summary = pd.read_parquet(root / "results/summary.parquet")
+    assert set(scores["n_components"]) == {2} and len(scores) == 8 and len(summary) == 2
+
+
+def test_failing_fits_become_rows_and_the_run_goes_on(tmp_path, base_config):
+    config = copy.deepcopy(base_config)
+    config["data"]["source"] = "penguins"
+    config["models"]["gmm"]["grid"] = {"n_components": [2, 400], "covariance_type": ["diag"]}
+    root = make_workflow(tmp_path / "wf", config)
+    snakemake(root)
+    scores = pd.read_parquet(root / "results/scores.parquet")
+    failed = scores[scores["n_components"] == 400]
+    assert len(failed) == 4 and (failed["status"] == "failed").all()
+    assert (failed["error_type"] == "ValueError").all() and failed["error"].str.contains("n_components = 400").all()
+    assert failed[["ars", "bic"]].isna().all().all()
+    assert (scores.loc[scores["n_components"] == 2, "status"] == "ok").all()
+    summary = pd.read_parquet(root / "results/summary.parquet").set_index("n_components")
+    assert summary.loc[400, "n_failed"] == 3 and summary.loc[400, "n_ok"] == 0 and math.isnan(summary.loc[400, "ars_mean"])
+    report = (root / "results/report.html").read_text()
+    assert "Failures (4 tasks)" in report and "Expected n_samples &gt;= n_components" in report
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda c: c["cv"].update(n_fold=3), "invalid config at key 'cv'"),
+        (lambda c: c["cv"].update(n_splits="3"), "key 'cv.n_splits': '3' is not of type 'integer'"),
+        (lambda c: c["models"]["gmm"].update(estimator="sklearn.mixture.GaussianMixtur"),
+         "models.gmm.estimator: module 'sklearn.mixture' has no attribute 'GaussianMixtur'"),
+        (lambda c: c["models"]["gmm"]["grid"].update(n_component=[2]),
+         "models.gmm.grid.n_component: sklearn.mixture.GaussianMixture does not accept parameter 'n_component'"),
+        (lambda c: c["data"].update(features=["bill_length_mm", "wingspan_mm"]),
+         "data.features: column 'wingspan_mm' is not in data file"),
+        (lambda c: c["models"]["gmm"]["grid"].update(n_components={"from": 5, "to": 2}),
+         "models.gmm.grid.n_components: the grid entry"),
+    ],
+)
+def test_bad_config_stops_before_any_job(tmp_path, base_config, mutate, message):
+    config = copy.deepcopy(base_config)
+    config["data"]["source"] = "penguins"
+    mutate(config)
+    root = make_workflow(tmp_path / "wf", config)
+    result = snakemake(root, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert message in output and "config.yaml" in output
+    assert not (root / "results").exists()
