@@ -23,10 +23,9 @@ def x_parameter(summary: pd.DataFrame, preferred: str | None = None) -> str:
 
 def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | None, out: str) -> None:
     """Plot one metric of one model family against a hyperparameter and save a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # The object-oriented API without pyplot: no global figure state, and a lighter import.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     table = pd.read_parquet(summary)
     table = table[table["model"] == model]
@@ -34,7 +33,9 @@ def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | N
     others = [p for p in param_columns(table) if p != x and table[p].notna().any()]
     column = metric_value_column(metric, spec)
     in_sample = spec["on"] == "train"
-    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     groups = table.groupby(others, dropna=False, sort=True) if others else [((), table)]
     for key, rows in groups:
         rows = rows.sort_values(x)
@@ -53,4 +54,3 @@ def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | N
         ax.legend(fontsize="small", title=", ".join(others) or None)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)

@@ -8,10 +8,11 @@ task runs in one of ``n_workers`` long-lived processes that imported everything 
 
 from __future__ import annotations
 
-import os
+import importlib
 import threading
 import time
 import traceback
+from concurrent.futures import Future
 
 # Every worker runs one task at a time: BLAS and OpenMP must not start threads of their own
 # (thread hand-offs cost more than tiny matrices gain; see shared/DESIGN.md).
@@ -39,33 +40,53 @@ def get_executor(n_workers: int):
         )
 
 
-def run_task(func, /, *, n_workers: int, in_process: bool = False, log: str, **kwargs):
-    """Run ``func(**kwargs)`` in a warm worker and return its result (exceptions re-raised here).
+def submit(func, /, *, n_workers: int, in_process: bool = False, log: str | None = None, **kwargs) -> Future:
+    """Start ``func(**kwargs)`` in a warm worker; return its future.
 
-    The job's ``log`` file gets the text the task returns (if any), its duration and, when it
-    raises, the traceback. ``in_process`` runs it in the calling process instead: for a job that
-    already has a process of its own (a cluster job), where a pool would only add a second import.
+    ``func`` is a function or its name as ``"package.module:function"``; a name is imported in the
+    worker, so the calling process never imports what the task needs. The ``log`` file, if given,
+    gets the text the task returns (if any), its duration and, when it raises, the traceback.
+    ``in_process`` runs it in the calling process instead: for a job that already has a process of
+    its own (a cluster job), where a pool would only add a second import.
     """
     if in_process:
-        return call_logged(func, log, kwargs)
-    return get_executor(n_workers).submit(call_logged, func, log, kwargs).result()
+        future: Future = Future()
+        try:
+            future.set_result(call_logged(func, log, kwargs))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+    return get_executor(n_workers).submit(call_logged, func, log, kwargs)
 
 
-def call_logged(func, log: str, kwargs: dict):
+def run_task(func, /, **options):
+    """Run a task as :func:`submit` does and wait for its result (its exception is raised here)."""
+    return submit(func, **options).result()
+
+
+def resolve(func):
+    """The function itself, or the one a ``"package.module:function"`` name stands for."""
+    if callable(func):
+        return func
+    module_name, _, name = func.partition(":")
+    return getattr(importlib.import_module(module_name), name)
+
+
+def call_logged(func, log: str | None, kwargs: dict):
     """Call ``func(**kwargs)`` and write what happened to ``log``."""
+    func = resolve(func)
     start = time.perf_counter()
     try:
         result = func(**kwargs)
     except BaseException:
-        with open(log, "w") as fh:
-            fh.write(f"{func.__name__} failed after {time.perf_counter() - start:.3f} s\n{traceback.format_exc()}")
+        _write_log(log, f"{func.__name__} failed after {time.perf_counter() - start:.3f} s\n{traceback.format_exc()}")
         raise
-    with open(log, "w") as fh:
-        if isinstance(result, str):
-            fh.write(result.rstrip("\n") + "\n")
-        fh.write(f"{func.__name__} done in {time.perf_counter() - start:.3f} s\n")
+    text = result.rstrip("\n") + "\n" if isinstance(result, str) else ""
+    _write_log(log, f"{text}{func.__name__} done in {time.perf_counter() - start:.3f} s\n")
     return result
 
 
-def default_workers() -> int:
-    return os.cpu_count() or 1
+def _write_log(log: str | None, text: str) -> None:
+    if log is not None:
+        with open(log, "w") as fh:
+            fh.write(text)

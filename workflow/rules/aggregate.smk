@@ -15,7 +15,7 @@ rule aggregate_scores:
     log:
         "logs/aggregate_scores.log",
     run:
-        run_task(aggregate_scores, **POOL, score_files=list(input), configs=params.configs,
+        run_task("manymodels.aggregate:aggregate_scores", **POOL, score_files=list(input), configs=params.configs,
                  metrics=params.metrics, out_scores=output.scores, out_summary=output.summary,
                  out_configs=output.configs, log=log[0])
 
@@ -33,5 +33,5 @@ rule select_configurations:
     log:
         "logs/select_configurations.log",
     run:
-        run_task(select_configurations, **POOL, summary=input[0], metrics=params.metrics,
+        run_task("manymodels.aggregate:select_configurations", **POOL, summary=input[0], metrics=params.metrics,
                  selection_metric=params.selection_metric, simplest=params.simplest, out=output[0], log=log[0])

@@ -9,16 +9,10 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from manymodels import ConfigError
-from manymodels.config import check_config, describe_schema_error, metric_specs, selection_metric
-from manymodels.aggregate import aggregate_scores, select_configurations
-from manymodels.data import assign_folds, check_columns, fold_names, prepare_data, resolve_source
-from manymodels.fit import fit_task
+from manymodels.config import describe_schema_error, metric_specs, selection_metric
 from manymodels.locks import MARKER as RUN_MARKER, remove_stale_locks, write_run_marker
-from manymodels.pool import run_task
-from manymodels.plots import plot_metric
-from manymodels.provenance import STAGE_MODULES, code_hash, package_version
-from manymodels.report import write_report
-from manymodels.score import score_task
+from manymodels.pool import run_task, submit
+from manymodels.provenance import STAGE_MODULES, code_hash
 
 CONFIG_FILE = (workflow.configfiles or ["config.yaml"])[-1]
 
@@ -27,20 +21,30 @@ try:
 except WorkflowError:
     raise ConfigError(describe_schema_error(config, config_file=CONFIG_FILE)) from None
 
-TASKS = check_config(config, config_file=CONFIG_FILE)
+# Tasks run in a pool of warm worker processes, one per core, owned by the Snakemake process
+# (profiles/default sets --force-use-threads, so `run:` jobs are threads that hand their task
+# over). Rules name task functions as strings: only the workers import scikit-learn and pandas.
+# A cluster job has a fresh process of its own: it runs its task there instead.
+try:
+    _cores = workflow.cores
+except WorkflowError:  # e.g. a dry run without --cores
+    _cores = 1
+POOL = {"n_workers": _cores, "in_process": not workflow.is_main_process}
+
+# Warm every worker while one of them checks the config against the estimators and the data.
+ESTIMATOR_MODULES = sorted({spec["estimator"].rpartition(".")[0] for spec in config["models"].values()})
+for _ in range(POOL["n_workers"] - 1):
+    submit("manymodels.experiment:warm_up", **POOL, modules=[*ESTIMATOR_MODULES, "manymodels.fit", "manymodels.score"])
+EXPERIMENT = run_task("manymodels.experiment:check_experiment", **POOL, config=config, config_file=CONFIG_FILE)
+
+TASKS = EXPERIMENT["tasks"]
 TASK = {(t["model"], t["config_id"]): t for t in TASKS}
-DATA_SOURCE = resolve_source(config["data"]["source"])
-check_columns(DATA_SOURCE, features=config["data"]["features"], label=config["data"]["label"], config_file=CONFIG_FILE)
-FOLDS = fold_names(config["cv"])
+FOLDS = EXPERIMENT["folds"]
+DATA_SOURCE = EXPERIMENT["source"]
+VERSIONS = EXPERIMENT["versions"]
 METRICS = metric_specs(config["metrics"])
 CODE = {stage: code_hash(stage) for stage in STAGE_MODULES}
-VERSIONS = {name: package_version(spec["estimator"]) for name, spec in config["models"].items()}
 DATA = {"features": config["data"]["features"], "label": config["data"]["label"]}
-
-# Tasks go to a pool of warm worker processes, one per core, in the main Snakemake process
-# (profiles/default sets --force-use-threads). A cluster job has its own fresh process: it runs
-# the task there rather than starting a pool.
-POOL = {"n_workers": workflow.cores or 1, "in_process": not workflow.is_main_process}
 
 if workflow.is_main_process and remove_stale_locks():
     logger.warning("Removed the locks of an earlier run whose process no longer exists.")
@@ -48,6 +52,11 @@ if workflow.is_main_process and remove_stale_locks():
 
 onstart:
     write_run_marker()
+    if workflow.local_exec:
+        # Snakemake's job-rate limiter re-runs the scheduler loop once a second for every loop
+        # it has run, which on thousands of short local jobs costs more than the jobs. It exists
+        # to protect cluster queues, so it stays on for cluster executors.
+        workflow.scheduler.job_rate_limiter = None
 
 
 wildcard_constraints:

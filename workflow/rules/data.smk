@@ -13,7 +13,7 @@ rule prepare_data:
     log:
         "logs/prepare_data.log",
     run:
-        run_task(prepare_data, **POOL, source=input[0], **params.data, out_data=output.data,
+        run_task("manymodels.data:prepare_data", **POOL, source=input[0], **params.data, out_data=output.data,
                  out_summary=output.summary, log=log[0])
 
 
@@ -29,4 +29,4 @@ rule assign_folds:
     log:
         "logs/assign_folds.log",
     run:
-        run_task(assign_folds, **POOL, data=input[0], cv=params.cv, label=params.label, out_folds=output[0], log=log[0])
+        run_task("manymodels.data:assign_folds", **POOL, data=input[0], cv=params.cv, label=params.label, out_folds=output[0], log=log[0])

@@ -19,6 +19,6 @@ rule fit_model:
     resources:
         mem_mb=1000,
     run:
-        run_task(fit_task, **POOL, model=wildcards.model, config_id=wildcards.config_id, fold=wildcards.fold,
+        run_task("manymodels.fit:fit_task", **POOL, model=wildcards.model, config_id=wildcards.config_id, fold=wildcards.fold,
                  **params.task, **params.data, data=input.data, folds=input.get("folds"),
                  out_model=output.model, out_meta=output.meta, log=log[0])

@@ -19,7 +19,7 @@ rule plot_metric:
     log:
         "logs/plot/{model}/{metric}.log",
     run:
-        run_task(plot_metric, **POOL, summary=input[0], model=wildcards.model, metric=wildcards.metric,
+        run_task("manymodels.plots:plot_metric", **POOL, summary=input[0], model=wildcards.model, metric=wildcards.metric,
                  spec=params.spec, x=params.x, out=output[0], log=log[0])
 
 
@@ -38,6 +38,6 @@ rule write_report:
     log:
         "logs/write_report.log",
     run:
-        run_task(write_report, **POOL, scores=input.scores, summary=input.summary, selection=input.selection,
+        run_task("manymodels.report:write_report", **POOL, scores=input.scores, summary=input.summary, selection=input.selection,
                  data_summary=input.data_summary, plots=list(input.plots), metrics=params.metrics,
                  run_marker=RUN_MARKER, out=output[0], log=log[0])

@@ -17,6 +17,6 @@ rule score_model:
         "logs/score/{model}/{config_id}/fold-{fold}.log",
     threads: 1
     run:
-        run_task(score_task, **POOL, metrics=params.metrics, **params.data, data=input.data,
+        run_task("manymodels.score:score_task", **POOL, metrics=params.metrics, **params.data, data=input.data,
                  folds=input.get("folds"), fit_model=input.model, fit_meta=input.meta,
                  out_scores=output[0], log=log[0])

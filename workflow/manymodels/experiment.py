@@ -1,0 +1,39 @@
+"""Everything the Snakefile needs to know about an experiment before it builds the DAG.
+
+This runs in a warm worker process (see :mod:`.pool`): checking estimator paths and grid
+parameters imports scikit-learn, and doing that in the worker that will then fit models saves the
+Snakemake process a seconds-long import of its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .config import check_config
+from .data import check_columns, fold_names, resolve_source
+from .provenance import package_version
+
+
+def check_experiment(*, config: dict, config_file: str) -> dict:
+    """Check a schema-valid config against its estimators and data; return the task table and more.
+
+    Returns ``tasks`` (one record per configuration), ``folds`` (CV fold names), ``source`` (the
+    data file) and ``versions`` (the distribution and version behind each model's estimator).
+    Raises ConfigError or DataError naming the key, column and file.
+    """
+    tasks = check_config(config, config_file=config_file)
+    source = resolve_source(config["data"]["source"])
+    check_columns(source, features=config["data"]["features"], label=config["data"]["label"], config_file=config_file)
+    return {
+        "tasks": tasks,
+        "folds": fold_names(config["cv"]),
+        "source": str(source),
+        "versions": {name: package_version(spec["estimator"]) for name, spec in config["models"].items()},
+    }
+
+
+def warm_up(*, modules: list[str]) -> str:
+    """Import modules a worker will need, so the first task it runs does not pay for them."""
+    for name in modules:
+        importlib.import_module(name)
+    return f"imported {', '.join(modules)}"
