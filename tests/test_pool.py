@@ -30,3 +30,10 @@ def test_exceptions_reach_the_job_and_the_log(tmp_path):
 def test_in_process_mode_runs_here(tmp_path):
     _, pid = run_task(thread_settings, n_workers=1, in_process=True, log=str(tmp_path / "t.log"))
     assert pid == os.getpid()
+
+
+def test_tasks_can_be_named_as_strings_and_need_no_log():
+    from manymodels.pool import submit
+
+    assert submit("manymodels.tasks:derive_seed", n_workers=1, identity="abc").result() == __import__(
+        "manymodels.tasks", fromlist=["derive_seed"]).derive_seed("abc")

@@ -73,7 +73,7 @@ def test_killed_run_resumes_with_the_same_command(tmp_path, reference):
 
     result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=SNAKEMAKE_TIMEOUT)
     assert result.returncode == 0, result.stderr
-    assert "Removed the locks of an earlier run" in result.stderr + result.stdout
+    assert "Removed the locks of an earlier run that was killed" in result.stderr + result.stdout
     scores = pd.read_parquet(root / "results/scores.parquet")
     pd.testing.assert_frame_equal(comparable(scores), comparable(reference["scores"]))
     pd.testing.assert_frame_equal(pd.read_parquet(root / "results/summary.parquet"), reference["summary"])

@@ -90,6 +90,13 @@ def test_run_writes_tables_plots_and_report(finished):
     assert "100%) done" in result.stderr + result.stdout
 
 
+def test_snakemake_report_collects_the_plots(rerun):
+    root, _ = rerun
+    snakemake(root, "--report", "report.html")
+    report = (root / "report.html").read_text()
+    assert "ars.png" in report and "bic.png" in report
+
+
 def test_unchanged_rerun_schedules_nothing(rerun):
     root, _ = rerun
     assert planned_jobs(root) == []

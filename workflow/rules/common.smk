@@ -10,9 +10,10 @@ from snakemake.utils import validate
 
 from manymodels import ConfigError
 from manymodels.config import describe_schema_error, metric_specs, selection_metric
-from manymodels.locks import MARKER as RUN_MARKER, remove_stale_locks, write_run_marker
+from manymodels.locks import MARKER as RUN_MARKER, remove_stale_locks
 from manymodels.pool import run_task, submit
 from manymodels.provenance import STAGE_MODULES, code_hash
+from manymodels.runtime import on_start
 
 CONFIG_FILE = (workflow.configfiles or ["config.yaml"])[-1]
 
@@ -20,6 +21,9 @@ try:
     validate(config, "../schemas/config.schema.yaml")
 except WorkflowError:
     raise ConfigError(describe_schema_error(config, config_file=CONFIG_FILE)) from None
+
+if workflow.is_main_process and remove_stale_locks():
+    logger.warning("Removed the locks of an earlier run that was killed (no Snakemake process works here now).")
 
 # Tasks run in a pool of warm worker processes, one per core, owned by the Snakemake process
 # (profiles/default sets --force-use-threads, so `run:` jobs are threads that hand their task
@@ -46,17 +50,9 @@ METRICS = metric_specs(config["metrics"])
 CODE = {stage: code_hash(stage) for stage in STAGE_MODULES}
 DATA = {"features": config["data"]["features"], "label": config["data"]["label"]}
 
-if workflow.is_main_process and remove_stale_locks():
-    logger.warning("Removed the locks of an earlier run whose process no longer exists.")
-
 
 onstart:
-    write_run_marker()
-    if workflow.local_exec:
-        # Snakemake's job-rate limiter re-runs the scheduler loop once a second for every loop
-        # it has run, which on thousands of short local jobs costs more than the jobs. It exists
-        # to protect cluster queues, so it stays on for cluster executors.
-        workflow.scheduler.job_rate_limiter = None
+    on_start(workflow)
 
 
 wildcard_constraints:
