@@ -23,4 +23,5 @@ rule all:
         "results/summary.parquet",
         "results/selection.json",
         "results/report.html",
+        kept_models,
     default_target: True

@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
+
+
+# A small penguins x Gaussian-mixture experiment: 4 configurations x (3 folds + full).
+TINY_CONFIG = {
+    "data": {
+        "source": "penguins",
+        "features": ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"],
+        "label": "species",
+    },
+    "cv": {"splitter": "KFold", "n_splits": 3, "shuffle": True, "random_state": 1},
+    "models": {
+        "gmm": {
+            "estimator": "sklearn.mixture.GaussianMixture",
+            "kwargs": {"n_init": 1, "random_state": 0},
+            "grid": {"n_components": [2, 3], "covariance_type": ["full", "spherical"]},
+        }
+    },
+    "metrics": {
+        "ars": {"function": "sklearn.metrics.adjusted_rand_score", "greater_is_better": True},
+        "bic": {"method": "bic", "greater_is_better": False},
+    },
+    "selection": {"metric": "ars", "simplest": ["n_components"]},
+}
 
 
 @pytest.fixture
 def tiny_config() -> dict:
-    """A small penguins x Gaussian-mixture experiment: 4 configurations x (3 folds + full)."""
-    return {
-        "data": {
-            "source": "penguins",
-            "features": ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"],
-            "label": "species",
-        },
-        "cv": {"splitter": "KFold", "n_splits": 3, "shuffle": True, "random_state": 1},
-        "models": {
-            "gmm": {
-                "estimator": "sklearn.mixture.GaussianMixture",
-                "kwargs": {"n_init": 1, "random_state": 0},
-                "grid": {"n_components": [2, 3], "covariance_type": ["full", "spherical"]},
-            }
-        },
-        "metrics": {
-            "ars": {"function": "sklearn.metrics.adjusted_rand_score", "greater_is_better": True},
-            "bic": {"method": "bic", "greater_is_better": False},
-        },
-        "selection": {"metric": "ars", "simplest": ["n_components"]},
-    }
+    return copy.deepcopy(TINY_CONFIG)

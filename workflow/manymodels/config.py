@@ -15,18 +15,13 @@ from typing import Any
 
 from . import ConfigError
 from .grid import expand_grid
+from .score import BASE_COLUMNS
 from .tasks import expand_tasks
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
-# Columns every score row has; grid parameters and metrics may not reuse these names.
-RESERVED_COLUMNS = frozenset(
-    {
-        "model", "config_id", "fold", "status", "error_type", "error", "fit_seconds",
-        "score_seconds", "converged", "n_iter", "n_warnings", "first_warning", "seed",
-        "fitted_at", "scored_at", "n_train", "n_test", "score_error", "estimator",
-    }
-)
+# Columns every score row (and the results store) has; parameters and metrics may not reuse them.
+RESERVED_COLUMNS = frozenset({name for name, _ in BASE_COLUMNS} | {"estimator", "model_file"})
 
 
 def describe_schema_error(config: dict, *, config_file: str) -> str:

@@ -76,7 +76,7 @@ def fit_task(
     meta["first_warning"] = f"{caught[0].category.__name__}: {caught[0].message}" if caught else None
     meta["converged"] = _as_bool(getattr(est, "converged_", None))
     meta["n_iter"] = _as_int(getattr(est, "n_iter_", None))
-    write_joblib(est, out_model)
+    meta.update(write_joblib(est, out_model))
     write_json(meta, out_meta)
     lines = [f"{model} {config_id} fold {fold}: {meta['status']}, fit in {meta['fit_seconds']:.3f} s"]
     lines += [f"warning: {w.category.__name__}: {w.message}" for w in caught]

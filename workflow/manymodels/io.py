@@ -51,11 +51,29 @@ def write_parquet(frame, path: str | os.PathLike) -> None:
         pq.write_table(table, tmp)
 
 
-def write_joblib(value: Any, path: str | os.PathLike) -> None:
+# zlib level 3: on fitted mixtures it cut files by 35-64% for 0.1-0.9 ms more per dump (see README).
+JOBLIB_COMPRESS = 3
+
+
+def write_joblib(value: Any, path: str | os.PathLike) -> dict:
+    """Dump ``value`` with joblib (compressed); return the file's size and SHA-256."""
     import joblib
 
     with atomic_path(path) as tmp:
-        joblib.dump(value, tmp)
+        joblib.dump(value, tmp, compress=JOBLIB_COMPRESS)
+        digest = sha256_file(tmp)
+        size = os.path.getsize(tmp)
+    return {"model_bytes": size, "model_sha256": digest}
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _file_key(path: str | os.PathLike) -> tuple[str, int, int]:

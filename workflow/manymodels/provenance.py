@@ -20,7 +20,7 @@ STAGE_MODULES = {
     "score": ["score.py", "io.py"],
     "aggregate": ["aggregate.py", "score.py", "io.py"],
     "plot": ["plots.py", "aggregate.py", "score.py", "io.py"],
-    "report": ["report.py", "aggregate.py", "score.py", "io.py"],
+    "report": ["report.py", "store.py", "aggregate.py", "score.py", "io.py"],
 }
 
 

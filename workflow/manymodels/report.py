@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -28,14 +29,22 @@ def task_counts(scores: pd.DataFrame, run_started: str | None) -> dict:
     return counts
 
 
+def error_pattern(message) -> str:
+    """An error message with its numbers replaced by <n>, so the same failure groups together."""
+    return re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "<n>", str(message))
+
+
 def failures(scores: pd.DataFrame) -> pd.DataFrame:
-    """Failed tasks grouped by error type and message, with how many and which configurations."""
+    """Failed tasks grouped by error type and message pattern, with counts and an example."""
+    columns = ["model", "error_type", "error_pattern", "tasks", "configurations", "example"]
     failed = scores[scores["status"] != "ok"]
     if failed.empty:
-        return pd.DataFrame(columns=["model", "error_type", "error", "tasks", "configurations"])
-    grouped = failed.groupby(["model", "error_type", "error"], dropna=False, sort=False)
-    table = grouped.agg(tasks=("config_id", "size"), configurations=("config_id", "nunique")).reset_index()
-    return table.sort_values("tasks", ascending=False, kind="stable").reset_index(drop=True)
+        return pd.DataFrame(columns=columns)
+    failed = failed.assign(error_pattern=failed["error"].map(error_pattern))
+    grouped = failed.groupby(["model", "error_type", "error_pattern"], dropna=False, sort=False)
+    table = grouped.agg(tasks=("config_id", "size"), configurations=("config_id", "nunique"),
+                        example=("error", "first")).reset_index()
+    return table.sort_values("tasks", ascending=False, kind="stable").reset_index(drop=True)[columns]
 
 
 def _table(frame: pd.DataFrame, *, floatfmt: str = "{:.4g}") -> str:
@@ -61,6 +70,16 @@ def _top_configurations(summary: pd.DataFrame, metrics: dict, metric: str, n: in
             columns.append(f"{name}_sem")
     top = summary.sort_values(key, ascending=not metrics[metric]["greater_is_better"], na_position="last")
     return f"<h3>Top {n} configurations by {html.escape(key)}</h3>" + _table(top[columns].head(n))
+
+
+def _artifact_sizes(results_dir: str) -> pd.DataFrame:
+    """Bytes of fitted models, score files and kept models per model family, in MB."""
+    from .store import Results
+
+    sizes = Results(results_dir).artifact_bytes()
+    table = sizes.pivot_table(index="model", columns="artifacts", values="bytes", aggfunc="sum", fill_value=0)
+    table["total"] = table.sum(axis=1)
+    return (table / 1e6).round(3).add_suffix(" (MB)").reset_index()
 
 
 def write_report(
@@ -124,6 +143,7 @@ def write_report(
                 rel = os.path.relpath(os.path.abspath(plot), base)
                 parts.append(f"<p><img src='{html.escape(rel)}' alt='{html.escape(os.path.basename(plot))}'></p>")
         parts.append(_top_configurations(summ[summ["model"] == model], metrics, choice["selection_metric"]))
+    parts.append("<h2>Artifacts on disk</h2>" + _table(_artifact_sizes(base)))
     fails = failures(table)
     parts.append(f"<h2>Failures ({counts['failed']} tasks)</h2>")
     parts.append(_table(fails) if len(fails) else "<p>No fit failed.</p>")

@@ -29,6 +29,8 @@ BASE_COLUMNS = [
     ("fitted_at", "string"),
     ("scored_at", "string"),
     ("score_error", "string"),
+    ("model_bytes", "int64"),
+    ("model_sha256", "string"),
 ]
 
 

@@ -20,7 +20,7 @@ rule aggregate_scores:
                  out_configs=output.configs, log=log[0])
 
 
-rule select_configurations:
+checkpoint select_configurations:
     input:
         "results/summary.parquet",
     output:

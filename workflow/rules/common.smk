@@ -93,3 +93,20 @@ def score_files(wildcards=None):
 
 def plot_files(wildcards=None):
     return [f"results/plots/{model}/{metric}.png" for model in config["models"] for metric in METRICS]
+
+
+def storage_policy(path):
+    """A fitted model's path, temporary (deleted once scored) unless keep_models is 'all'."""
+    return path if config["keep_models"] == "all" else temp(path)
+
+
+def kept_models(wildcards):
+    """With keep_models: best, the chosen configuration of each family, refitted and kept."""
+    if config["keep_models"] != "best":
+        return []
+    import json
+
+    with checkpoints.select_configurations.get().output[0].open() as fh:
+        choices = json.load(fh)
+    return [f"results/models/{model}/{c['chosen']['config_id']}/fold-full.joblib"
+            for model, c in choices.items() if c["chosen"]]

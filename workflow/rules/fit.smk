@@ -6,7 +6,7 @@ rule fit_model:
     input:
         unpack(split_inputs),
     output:
-        model="results/fits/{model}/{config_id}/fold-{fold}.joblib",
+        model=storage_policy("results/fits/{model}/{config_id}/fold-{fold}.joblib"),
         meta="results/fits/{model}/{config_id}/fold-{fold}.json",
     params:
         task=fit_params,
@@ -21,4 +21,24 @@ rule fit_model:
     run:
         run_task("manymodels.fit:fit_task", **POOL, model=wildcards.model, config_id=wildcards.config_id, fold=wildcards.fold,
                  **params.task, **params.data, data=input.data, folds=input.get("folds"),
+                 out_model=output.model, out_meta=output.meta, log=log[0])
+
+
+rule refit_chosen:
+    """With keep_models: best, the chosen configuration refitted on all rows and kept."""
+    input:
+        data="results/data/data.parquet",
+    output:
+        model="results/models/{model}/{config_id}/fold-full.joblib",
+        meta="results/models/{model}/{config_id}/fold-full.json",
+    params:
+        task=fit_params,
+        data=DATA,
+        provenance=lambda w: {"code": CODE["fit"], "version": VERSIONS[w.model]},
+    log:
+        "logs/refit_chosen/{model}/{config_id}.log",
+    threads: 1
+    run:
+        run_task("manymodels.fit:fit_task", **POOL, model=wildcards.model, config_id=wildcards.config_id, fold="full",
+                 **params.task, **params.data, data=input.data, folds=None,
                  out_model=output.model, out_meta=output.meta, log=log[0])

@@ -1,0 +1,75 @@
+import io
+import json
+
+import pandas as pd
+import pytest
+
+from manymodels.cli import main
+from test_store import build_results
+
+
+@pytest.fixture
+def results(tmp_path):
+    return build_results(tmp_path, [{"n_components": 2}, {"n_components": 3}, {"n_components": 400}])
+
+
+def run(capsys, *args):
+    code = main(["results", *map(str, args)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_where_sort_columns_limit_as_aligned_table(results, capsys):
+    code, out, _ = run(capsys, results, "--where", "status == 'ok' and fold != 'full'", "--sort", "-ars",
+                       "--columns", "config_id,n_components,fold,ars", "--limit", "3")
+    lines = out.strip().splitlines()
+    assert code == 0 and lines[0].split() == ["config_id", "n_components", "fold", "ars"] and len(lines) == 4
+    ars = [float(line.split()[-1]) for line in lines[1:]]
+    assert ars == sorted(ars, reverse=True)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "markdown"])
+def test_output_formats(results, capsys, fmt):
+    _, out, _ = run(capsys, results, "--columns", "n_components,fold,status", "--sort", "n_components,fold",
+                    "--format", fmt)
+    if fmt == "csv":
+        table = pd.read_csv(io.StringIO(out))
+        assert list(table.columns) == ["n_components", "fold", "status"] and len(table) == 9
+    elif fmt == "json":
+        records = json.loads(out)
+        assert records[0] == {"n_components": 2, "fold": "0", "status": "ok"} and len(records) == 9
+    else:
+        lines = out.strip().splitlines()
+        assert lines[0] == "| n_components | fold | status |" and lines[1] == "|---|---|---|" and len(lines) == 11
+
+
+def test_default_columns_hide_bookkeeping(results, capsys):
+    _, out, _ = run(capsys, results, "--limit", "1")
+    header = out.splitlines()[0].split()
+    assert {"model", "config_id", "n_components", "fold", "status", "ars", "bic"} <= set(header)
+    assert "model_sha256" not in header and "scored_at" not in header
+
+
+def test_failed_lists_failures_grouped_by_error(results, capsys):
+    _, out, _ = run(capsys, results, "--failed", "--format", "json")
+    (group,) = json.loads(out)
+    assert group["error_type"] == "ValueError" and group["tasks"] == 3 and group["configurations"] == 1
+    assert group["error_pattern"].startswith("Expected n_samples >= n_components but got n_components = <n>")
+
+
+def test_summary_and_unknown_column(results, capsys):
+    _, out, _ = run(capsys, results, "--summary", "--sort", "-ars_mean", "--columns", "n_components,ars_mean", "--format", "csv")
+    assert pd.read_csv(io.StringIO(out))["n_components"].tolist()[:2] in ([3, 2], [2, 3])
+    with pytest.raises(SystemExit, match="unknown column"):
+        run(capsys, results, "--sort", "nope")
+
+
+def test_stale_and_prune_ask_before_deleting(results, tmp_path, capsys, monkeypatch):
+    build_results(tmp_path, [{"n_components": 2}])
+    _, out, err = run(capsys, results, "--stale")
+    assert len(out.splitlines()) == 4 and "4 stale" in err
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal: refuse without --yes
+    code, _, err = run(capsys, results, "--prune")
+    assert code == 1 and "pass --yes" in err and len(list((results / "fits/gmm").iterdir())) == 3
+    code, _, err = run(capsys, results, "--prune", "--yes")
+    assert code == 0 and "deleted 4" in err and len(list((results / "fits/gmm").iterdir())) == 1

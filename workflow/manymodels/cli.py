@@ -1,0 +1,127 @@
+"""Command line: `python -m manymodels results [DIR] ...` (also installed as `manymodels`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from .score import BASE_COLUMNS
+from .store import Results
+
+FORMATS = ("table", "csv", "json", "markdown")
+# Shown unless --columns says otherwise: the identity, parameters, metrics and outcome of a task.
+HIDDEN_BY_DEFAULT = {name for name, _ in BASE_COLUMNS} - {"model", "config_id", "fold", "status", "error", "fit_seconds"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="manymodels", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    results = commands.add_parser("results", help="query the results of an experiment")
+    results.add_argument("directory", nargs="?", default="results", help="results directory (default: results)")
+    results.add_argument("--where", help="pandas query, e.g. \"covariance_type == 'full' and ars > 0.8\"")
+    results.add_argument("--sort", help="comma-separated columns; a leading '-' sorts descending, e.g. -ars")
+    results.add_argument("--columns", help="comma-separated columns to show")
+    results.add_argument("--limit", type=int, help="show at most this many rows")
+    results.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    results.add_argument("--summary", action="store_true", help="one row per configuration instead of per task")
+    results.add_argument("--failed", action="store_true", help="failed tasks grouped by error")
+    results.add_argument("--stale", action="store_true", help="list artifacts of configurations no longer in the config")
+    results.add_argument("--prune", action="store_true", help="delete those stale artifacts (asks first)")
+    results.add_argument("--yes", action="store_true", help="with --prune: do not ask")
+    return parser
+
+
+def select(frame: pd.DataFrame, *, where=None, sort=None, columns=None, limit=None) -> pd.DataFrame:
+    """Filter, sort, project and cut a table as the command-line options say."""
+    if where:
+        frame = frame.query(where, engine="python")
+    if sort:
+        keys = [key.strip() for key in sort.split(",") if key.strip()]
+        names = [key.lstrip("-") for key in keys]
+        _check_columns(frame, names)
+        frame = frame.sort_values(names, ascending=[not key.startswith("-") for key in keys], kind="stable")
+    if columns:
+        names = [c.strip() for c in columns.split(",") if c.strip()]
+        _check_columns(frame, names)
+        frame = frame[names]
+    if limit is not None:
+        frame = frame.head(limit)
+    return frame
+
+
+def _check_columns(frame: pd.DataFrame, names: list[str]) -> None:
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise SystemExit(f"unknown column(s) {', '.join(missing)}; available: {', '.join(frame.columns)}")
+
+
+def render(frame: pd.DataFrame, fmt: str) -> str:
+    """The table as an aligned table, CSV, JSON records or a Markdown table."""
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    if fmt == "json":
+        return frame.to_json(orient="records", indent=1) + "\n"
+    if fmt == "markdown":
+        cells = frame.astype(object).where(frame.notna(), "")
+        lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+        lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in cells.itertuples(index=False)]
+        return "\n".join(lines) + "\n"
+    return (frame.to_string(index=False) if len(frame) else "(no rows)") + "\n"
+
+
+def results_command(args) -> int:
+    store = Results(args.directory)
+    if args.stale or args.prune:
+        stale = store.stale()
+        for path in stale:
+            print(path)
+        print(f"{len(stale)} stale artifact directories", file=sys.stderr)
+        if args.prune and stale:
+            if not args.yes and not _confirm(f"Delete these {len(stale)} directories?"):
+                print("nothing deleted", file=sys.stderr)
+                return 1
+            store.prune()
+            print(f"deleted {len(stale)} directories", file=sys.stderr)
+        return 0
+    if args.failed:
+        table = store.failures()
+    elif args.summary:
+        table = store.summary
+    else:
+        table = store.tasks
+        if not args.columns:
+            table = table[[c for c in table.columns if c not in HIDDEN_BY_DEFAULT | {"model_file"}]]
+    table = select(table, where=args.where, sort=args.sort, columns=args.columns, limit=args.limit)
+    sys.stdout.write(render(table, args.format))
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        print(f"{question} Not a terminal: pass --yes to confirm.", file=sys.stderr)
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _attach_sort_values(argv: list[str]) -> list[str]:
+    """Let `--sort -ars` mean descending ars: argparse would read '-ars' as an option."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--sort" and i + 1 < len(argv):
+            out.append(f"--sort={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(_attach_sort_values(sys.argv[1:] if argv is None else argv))
+    return results_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
