@@ -69,28 +69,30 @@ def test_best_by_each_criterion_and_one_standard_error_choice(score_files):
 
     scores = tidy_scores(read_scores(score_files, list(METRICS)), CONFIGS, list(METRICS))
     summary = summarise(scores, CONFIGS, list(METRICS))
-    choice = choose(summary, metrics=METRICS, selection_metric="ars", simplest=["k"])["gmm"]
+    choice = choose(summary, metrics=METRICS, selection_metric="ars", simplest=["k"])["models"]["gmm"]
     assert choice["best"]["ars"]["params"] == {"k": 2}
     assert choice["best"]["bic"]["params"] == {"k": 2} and choice["best"]["bic"]["by"] == "bic_full"
     # Best mean 0.8 with SE 0.0577: k=3 (0.75) is within one SE, k=1 (0.6) is not; k=2 < k=3 is simpler.
     assert choice["one_se"]["params"] == {"k": 2}
     assert choice["chosen"]["model_file"] == f"fits/gmm/{CONFIGS[1]['config_id']}/fold-full.joblib"
-    without = choose(summary, metrics=METRICS, selection_metric="ars", simplest=[])["gmm"]
+    overall = choose(summary, metrics=METRICS, selection_metric="ars", simplest=["k"])["overall"]
+    assert overall["model"] == "gmm" and overall["config_id"] == CONFIGS[1]["config_id"]
+    without = choose(summary, metrics=METRICS, selection_metric="ars", simplest=[])["models"]["gmm"]
     assert without["one_se"] is None and without["chosen"]["params"] == {"k": 2}
 
 
 def test_one_standard_error_prefers_the_simpler_configuration():
     summary = pd.DataFrame({"model": "m", "config_id": ["a", "b"], "k": [5, 2], "n_ok": 3, "n_failed": 0,
                             "ars_mean": [0.80, 0.78], "ars_sem": [0.05, 0.01], "bic_full": [1.0, 2.0]})
-    choice = choose(summary, metrics=METRICS, selection_metric="ars", simplest=["k"])["m"]
+    choice = choose(summary, metrics=METRICS, selection_metric="ars", simplest=["k"])["models"]["m"]
     assert choice["best"]["ars"]["config_id"] == "a"
     assert choice["one_se"]["config_id"] == "b" and choice["chosen"]["config_id"] == "b"
 
 
-def test_mixed_type_parameters_are_stored_as_json_text():
+def test_mixed_type_parameters_are_stored_as_text():
     configs = [{"model": "m", "config_id": "a", "params": {"p": "sqrt"}},
                {"model": "m", "config_id": "b", "params": {"p": 0.5}},
                {"model": "m", "config_id": "c", "params": {"q": 1}}]
     table = param_table(configs)
-    assert list(table["p"][:2]) == ['"sqrt"', "0.5"] and pd.isna(table["p"][2])
+    assert list(table["p"][:2]) == ["sqrt", "0.5"] and pd.isna(table["p"][2])
     assert table["q"].isna().sum() == 2

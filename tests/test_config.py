@@ -72,3 +72,46 @@ def test_metric_defaults_and_selection_metric(tiny_config):
     assert selection_metric(tiny_config) == "ars"
     del tiny_config["selection"]
     assert selection_metric(tiny_config) == "ars"
+
+
+PIPELINE = [
+    {"name": "scale", "estimator": "sklearn.preprocessing.StandardScaler"},
+    {"name": "clf", "estimator": "sklearn.linear_model.LogisticRegression"},
+]
+
+
+def supervised(models):
+    return {"data": {"source": "sklearn:iris", "label": "target"}, "models": models,
+            "metrics": {"accuracy": "accuracy"}}
+
+
+def test_pipeline_families_check_step_parameters():
+    tasks = check({**supervised({"lr": {"pipeline": PIPELINE, "grid": {"clf__C": [0.1, 1.0]}}})})
+    assert [t["params"] for t in tasks] == [{"clf__C": 0.1}, {"clf__C": 1.0}]
+    assert tasks[0]["estimator"][1]["estimator"] == "sklearn.linear_model.LogisticRegression"
+    with pytest.raises(ConfigError, match=r"models\.lr\.grid\.C: Pipeline\(scale, clf\) does not accept parameter 'C'"):
+        check(supervised({"lr": {"pipeline": PIPELINE, "grid": {"C": [0.1]}}}))
+    with pytest.raises(ConfigError, match=r"models\.lr\.pipeline\[1\]\.estimator: cannot import module 'sklearn\.linear_modl'"):
+        check(supervised({"lr": {"pipeline": [PIPELINE[0], {"name": "clf", "estimator": "sklearn.linear_modl.X"}],
+                                 "grid": {"clf__C": [1]}}}))
+
+
+def test_random_search_parameters_are_checked():
+    random = {"n_iter": 3, "random_state": 0, "distributions": {"clf__Cx": {"uniform": [0.1, 1]}}}
+    with pytest.raises(ConfigError, match=r"models\.lr\.random\.distributions\.clf__Cx: .*does not accept"):
+        check(supervised({"lr": {"pipeline": PIPELINE, "random": random}}))
+
+
+def test_builtin_metrics_by_name():
+    specs = metric_specs({"auc": "roc_auc", "loss": "log_loss", "err": "rmse"})
+    assert specs["auc"]["response"] == ["predict_proba", "decision_function"] and specs["auc"]["greater_is_better"]
+    assert specs["loss"]["greater_is_better"] is False and specs["err"]["on"] == "test"
+    with pytest.raises(ConfigError, match="'precision' is not a built-in metric"):
+        metric_specs({"p": "precision"})
+
+
+def test_fit_kwargs_enter_the_config_id():
+    base = {"pipeline": PIPELINE, "grid": {"clf__C": [1.0]}}
+    plain = check(supervised({"lr": base}))[0]["config_id"]
+    weighted = check(supervised({"lr": {**base, "fit_kwargs": {"clf__sample_weight": None}}}))[0]["config_id"]
+    assert plain != weighted

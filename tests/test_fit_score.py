@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from manymodels.config import metric_specs
-from manymodels.data import assign_folds, prepare_data, resolve_source
+from manymodels.data import assign_folds, prepare_data, split_holdout
 from manymodels.fit import fit_task
 from manymodels.score import score_task
 
@@ -21,9 +21,10 @@ METRICS = metric_specs({
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     d = tmp_path_factory.mktemp("data")
-    prepare_data(source=resolve_source("penguins"), features=FEATURES, label="species",
+    prepare_data(source="penguins", features=FEATURES, label="species",
                  out_data=str(d / "data.parquet"), out_summary=str(d / "summary.json"))
-    assign_folds(data=str(d / "data.parquet"), cv={"splitter": "KFold", "n_splits": 3, "shuffle": True, "random_state": 0},
+    split_holdout(data=str(d / "data.parquet"), holdout=None, label="species", out=str(d / "holdout.parquet"))
+    assign_folds(data=str(d / "data.parquet"), holdout=str(d / "holdout.parquet"), cv={"splitter": "KFold", "n_splits": 3, "shuffle": True, "random_state": 0},
                  label="species", out_folds=str(d / "folds.parquet"))
     return d
 
@@ -33,13 +34,17 @@ def run_fit(prepared, tmp_path, *, params, fold="0", kwargs=None, data=None):
     log = fit_task(model="gmm", config_id="0123456789", fold=fold, estimator="sklearn.mixture.GaussianMixture",
                    kwargs=kwargs if kwargs is not None else {"random_state": 0}, params=params,
                    features=FEATURES, label="species", data=data or str(prepared / "data.parquet"),
-                   folds=str(prepared / "folds.parquet"), **out)
+                   folds=split_file(prepared, fold), **out)
     return log, json.loads((tmp_path / "m.json").read_text())
 
 
-def run_score(prepared, tmp_path):
+def split_file(prepared, fold):
+    return str(prepared / ("holdout.parquet" if fold == "full" else "folds.parquet"))
+
+
+def run_score(prepared, tmp_path, fold="0"):
     return score_task(metrics=METRICS, features=FEATURES, label="species", data=str(prepared / "data.parquet"),
-                      folds=str(prepared / "folds.parquet"), fit_model=str(tmp_path / "m.joblib"),
+                      folds=split_file(prepared, fold), fit_model=str(tmp_path / "m.joblib"),
                       fit_meta=str(tmp_path / "m.json"), out_scores=str(tmp_path / "s.parquet"))
 
 
@@ -80,8 +85,8 @@ def test_score_computes_test_and_in_sample_metrics(prepared, tmp_path):
     from sklearn.metrics import adjusted_rand_score
 
     test, train = data[folds == 2], data[folds == 1]
-    assert row["ars"] == adjusted_rand_score(test["species"], est.predict(test[FEATURES].to_numpy()))
-    assert row["bic"] == est.bic(train[FEATURES].to_numpy())
+    assert row["ars"] == adjusted_rand_score(test["species"], est.predict(test[FEATURES]))
+    assert row["bic"] == est.bic(train[FEATURES])
     assert row["n_test"] == len(test)
     # A mixture has no decision_function: that metric is NaN with its reason, the others stand.
     assert math.isnan(row["auc"]) and row["score_error"].startswith("auc: AttributeError")
@@ -89,7 +94,7 @@ def test_score_computes_test_and_in_sample_metrics(prepared, tmp_path):
 
 def test_full_fold_has_no_test_rows(prepared, tmp_path):
     run_fit(prepared, tmp_path, params={"n_components": 2}, fold="full")
-    row = run_score(prepared, tmp_path)
+    row = run_score(prepared, tmp_path, fold="full")
     assert row["n_train"] == 342 and row["n_test"] == 0
     assert math.isnan(row["ars"]) and not math.isnan(row["bic"])
 

@@ -42,3 +42,23 @@ def test_sub_grids_follow_parameter_grid_semantics():
 def test_empty_sub_grid_is_an_error():
     with pytest.raises(ConfigError, match=r"g\[1\]: empty grid"):
         expand_grid([{"a": [1]}, {}], key="g")
+
+
+def test_random_draws_keep_their_prefix_when_n_iter_grows():
+    from manymodels.grid import sample_points
+
+    spec = {"random_state": 3, "distributions": {"C": {"loguniform": [0.001, 10]}, "k": {"randint": [1, 4]},
+                                                 "u": {"uniform": [0, 1]}, "kind": {"choice": ["a", "b", None]}}}
+    first = sample_points({**spec, "n_iter": 20}, key="k")
+    more = sample_points({**spec, "n_iter": 40}, key="k")
+    assert more[:20] == first and len(more) == 40
+    assert all(0.001 <= p["C"] <= 10 and p["k"] in (1, 2, 3, 4) and 0 <= p["u"] <= 1 for p in more)
+    assert {p["kind"] for p in more} == {"a", "b", None}
+    assert sample_points({**spec, "n_iter": 5, "random_state": 4}, key="k") != first[:5]
+
+
+def test_bad_distribution_bounds_name_the_key():
+    from manymodels.grid import sample_points
+
+    with pytest.raises(ConfigError, match=r"k\.distributions\.C: loguniform needs low < high and low > 0"):
+        sample_points({"n_iter": 1, "distributions": {"C": {"loguniform": [0, 1]}}}, key="k")

@@ -7,7 +7,7 @@ import pytest
 
 from manymodels.aggregate import aggregate_scores
 from manymodels.config import metric_specs
-from manymodels.data import assign_folds, prepare_data, resolve_source
+from manymodels.data import assign_folds, prepare_data, split_holdout
 from manymodels.fit import fit_task
 from manymodels.score import score_task
 from manymodels.store import IntegrityError, Results
@@ -26,20 +26,22 @@ def build_results(root, points, folds=("0", "1", "full")):
     results = root / "results"
     data, fold_file = str(results / "data/data.parquet"), str(results / "data/folds.parquet")
     if not (results / "data").exists():
-        prepare_data(source=resolve_source("penguins"), features=FEATURES, label="species", out_data=data,
+        prepare_data(source="penguins", features=FEATURES, label="species", out_data=data,
                      out_summary=str(results / "data/summary.json"))
-        assign_folds(data=data, cv={"splitter": "KFold", "n_splits": 2, "shuffle": True, "random_state": 0},
+        split_holdout(data=data, holdout=None, label="species", out=str(results / "data/holdout.parquet"))
+        assign_folds(data=data, holdout=str(results / "data/holdout.parquet"), cv={"splitter": "KFold", "n_splits": 2, "shuffle": True, "random_state": 0},
                      label="species", out_folds=fold_file)
     configs = expand_tasks(MODELS, {"gmm": points})
     score_files = []
     for c in configs:
         for fold in folds:
             stem = f"gmm/{c['config_id']}/fold-{fold}"
+            split = str(results / "data/holdout.parquet") if fold == "full" else fold_file
             if not (results / f"scores/{stem}.parquet").exists():
                 fit_task(model="gmm", config_id=c["config_id"], fold=fold, estimator=c["estimator"], kwargs=c["kwargs"],
-                         params=c["params"], features=FEATURES, label="species", data=data, folds=fold_file,
+                         params=c["params"], features=FEATURES, label="species", data=data, folds=split,
                          out_model=str(results / f"fits/{stem}.joblib"), out_meta=str(results / f"fits/{stem}.json"))
-                score_task(metrics=METRICS, features=FEATURES, label="species", data=data, folds=fold_file,
+                score_task(metrics=METRICS, features=FEATURES, label="species", data=data, folds=split,
                            fit_model=str(results / f"fits/{stem}.joblib"), fit_meta=str(results / f"fits/{stem}.json"),
                            out_scores=str(results / f"scores/{stem}.parquet"))
             score_files.append(str(results / f"scores/{stem}.parquet"))

@@ -46,7 +46,7 @@ def test_keep_none_deletes_models_but_keeps_scores_cached(runs):
 def test_keep_best_keeps_only_the_chosen_refit(runs):
     root = runs["best"]
     assert not list((root / "results/fits").rglob("*.joblib"))
-    chosen = json.loads((root / "results/selection.json").read_text())["gmm"]["chosen"]
+    chosen = json.loads((root / "results/selection.json").read_text())["models"]["gmm"]["chosen"]
     kept = list((root / "results/models").rglob("*.joblib"))
     assert [p.parent.name for p in kept] == [chosen["config_id"]] and kept[0].name == "fold-full.joblib"
     store = Results(root / "results")

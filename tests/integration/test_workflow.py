@@ -78,8 +78,8 @@ def test_run_writes_tables_plots_and_report(finished):
     summary = pd.read_parquet(root / "results/summary.parquet")
     assert len(summary) == 4 and {"ars_mean", "ars_std", "ars_sem", "n_ok", "n_failed", "bic_full"} <= set(summary.columns)
     selection = json.loads((root / "results/selection.json").read_text())
-    assert selection["gmm"]["chosen"]["model_file"].endswith("fold-full.joblib")
-    assert (root / "results" / selection["gmm"]["chosen"]["model_file"]).is_file()
+    assert selection["models"]["gmm"]["chosen"]["model_file"].endswith("fold-full.joblib")
+    assert (root / "results" / selection["models"]["gmm"]["chosen"]["model_file"]).is_file()
     for metric in ("ars", "bic"):
         assert (root / f"results/plots/gmm/{metric}.png").stat().st_size > 10_000
     report = (root / "results/report.html").read_text()
@@ -203,7 +203,7 @@ def test_failing_fits_become_rows_and_the_run_goes_on(tmp_path, base_config):
         (lambda c: c["models"]["gmm"]["grid"].update(n_component=[2]),
          "models.gmm.grid.n_component: sklearn.mixture.GaussianMixture does not accept parameter 'n_component'"),
         (lambda c: c["data"].update(features=["bill_length_mm", "wingspan_mm"]),
-         "data.features: column 'wingspan_mm' is not in data file"),
+         "data.features: column 'wingspan_mm' is not in data source"),
         (lambda c: c["models"]["gmm"]["grid"].update(n_components={"from": 5, "to": 2}),
          "models.gmm.grid.n_components: the grid entry"),
     ],

@@ -15,15 +15,15 @@ from .score import score_schema
 def param_table(configs: list[dict]) -> pd.DataFrame:
     """One row per (model, config_id) with one column per hyperparameter, named as in the config.
 
-    A parameter whose values mix types (say 'sqrt' and 0.5) is stored as JSON text, since a
-    Parquet column has one type.
+    A parameter whose values mix types (say 'sqrt' and 0.5) is stored as text ('sqrt', '0.5'),
+    since a Parquet column has one type.
     """
     rows = [{"model": c["model"], "config_id": c["config_id"], **c["params"]} for c in configs]
     frame = pd.DataFrame(rows, columns=["model", "config_id", *param_names(configs)])
     for column in param_names(configs):
         kinds = {type(v) for v in frame[column] if v is not None and not _is_nan(v)}
         if len(kinds) > 1 and not kinds <= {int, float}:
-            frame[column] = [None if v is None or _is_nan(v) else json.dumps(v) for v in frame[column]]
+            frame[column] = [None if v is None or _is_nan(v) else str(v) for v in frame[column]]
     return frame
 
 
@@ -102,31 +102,33 @@ def metric_value_column(metric: str, spec: dict) -> str:
 
 
 def choose(summary: pd.DataFrame, *, metrics: dict, selection_metric: str, simplest: list[str]) -> dict:
-    """Per model: the best configuration by each metric and the chosen one.
+    """The best configuration of each model family by each metric, the chosen ones, and the overall winner.
 
-    The chosen configuration is the simplest (ordered by the ``simplest`` parameters, ascending)
-    whose CV mean is within one standard error of the best by the selection metric; with no
-    ``simplest`` parameters, or for an in-sample selection metric, it is the best one.
+    A family's chosen configuration is the simplest (ordered by those ``simplest`` parameters it
+    has, ascending) whose CV mean is within one standard error of its best by the selection
+    metric; without such parameters, or for an in-sample selection metric, it is the best one.
+    The overall winner is the family choice with the best selection value. Each entry carries its
+    held-out test scores (``test``) when the experiment has a held-out set.
     """
-    choices = {}
+    families = {}
     for model, rows in summary.groupby("model", sort=False):
         best = {}
         for metric, spec in metrics.items():
             column = metric_value_column(metric, spec)
             ranked = rows.dropna(subset=[column]).sort_values(column, ascending=not spec["greater_is_better"], kind="stable")
-            best[metric] = _describe(ranked.iloc[0], column) if len(ranked) else None
-        choices[model] = {
-            "best": best,
-            "one_se": _one_se(rows, metrics, selection_metric, simplest),
-            "selection_metric": selection_metric,
-        }
-        chosen = choices[model]["one_se"] or best[selection_metric]
-        choices[model]["chosen"] = chosen
-    return choices
+            best[metric] = _describe(ranked.iloc[0], column, metrics) if len(ranked) else None
+        one_se = _one_se(rows, metrics, selection_metric, simplest)
+        families[model] = {"best": best, "one_se": one_se, "selection_metric": selection_metric,
+                           "chosen": one_se or best[selection_metric]}
+    candidates = [f["chosen"] for f in families.values() if f["chosen"]]
+    sign = 1 if metrics[selection_metric]["greater_is_better"] else -1
+    overall = max(candidates, key=lambda c: sign * c["value"]) if candidates else None
+    return {"models": families, "overall": overall, "selection_metric": selection_metric}
 
 
 def _one_se(rows: pd.DataFrame, metrics: dict, metric: str, simplest: list[str]) -> dict | None:
     spec = metrics[metric]
+    simplest = [p for p in simplest if p in rows and rows[p].notna().all()]
     if spec["on"] == "train" or not simplest:
         return None
     mean, sem = f"{metric}_mean", f"{metric}_sem"
@@ -138,7 +140,7 @@ def _one_se(rows: pd.DataFrame, metrics: dict, metric: str, simplest: list[str])
     threshold = sign * top[mean] - (0 if math.isnan(top[sem]) else top[sem])
     within = rows[sign * rows[mean] >= threshold]
     ordered = within.assign(_score=-sign * within[mean]).sort_values([*simplest, "_score"], kind="stable")
-    return _describe(ordered.iloc[0], mean) | {"threshold": float(sign * threshold)}
+    return _describe(ordered.iloc[0], mean, metrics) | {"threshold": float(sign * threshold)}
 
 
 def param_columns(summary: pd.DataFrame) -> list[str]:
@@ -147,10 +149,13 @@ def param_columns(summary: pd.DataFrame) -> list[str]:
     return columns[columns.index("config_id") + 1 : columns.index("n_ok")]
 
 
-def _describe(row: pd.Series, column: str) -> dict:
+def _describe(row: pd.Series, column: str, metrics: dict) -> dict:
     params = {k: _plain(row[k]) for k in param_columns(row.to_frame().T)}
+    test = {m: _plain(row.get(f"{m}_full")) for m, spec in metrics.items() if spec["on"] == "test"}
     return {
+        "model": row["model"],
         "config_id": row["config_id"],
+        "test": {m: v for m, v in test.items() if v is not None},
         "params": {k: v for k, v in params.items() if v is not None},
         "value": float(row[column]),
         "by": column,
@@ -160,10 +165,8 @@ def _describe(row: pd.Series, column: str) -> dict:
 
 def _plain(value):
     if isinstance(value, np.generic):
-        return value.item()
-    if _is_nan(value):
-        return None
-    return value
+        value = value.item()
+    return None if value is None or _is_nan(value) else value
 
 
 def select_configurations(*, summary: str, metrics: dict, selection_metric: str, simplest: list[str], out: str) -> dict:

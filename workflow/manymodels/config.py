@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from . import ConfigError
-from .grid import expand_grid
+from .estimators import class_name, make_estimator
+from .grid import expand_grid, sample_points
+from .metrics import BUILTIN_METRICS
 from .score import BASE_COLUMNS
-from .tasks import expand_tasks
+from .tasks import estimator_definition, expand_tasks
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
@@ -51,48 +53,63 @@ def import_object(path: str, *, key: str, config_file: str) -> Any:
         raise ConfigError(f"{config_file}: {key}: module '{module_name}' has no attribute '{attr}'") from None
 
 
-def accepted_params(estimator_cls: type) -> set[str] | None:
-    """Names the estimator's ``__init__`` accepts, or None when it takes ``**kwargs``."""
-    signature = inspect.signature(estimator_cls.__init__)
-    names = set()
-    for name, param in signature.parameters.items():
-        if name == "self":
-            continue
-        if param.kind is inspect.Parameter.VAR_KEYWORD:
-            return None
-        if param.kind is not inspect.Parameter.VAR_POSITIONAL:
-            names.add(name)
-    return names
+def _prototype(spec: dict, *, key: str, config_file: str):
+    """An unfitted instance of a family's estimator (with its fixed kwargs), to check names against."""
+    steps = spec["pipeline"] if "pipeline" in spec else [{"name": None, "estimator": spec["estimator"]}]
+    for i, step in enumerate(steps):
+        where = f"{key}.pipeline[{i}].estimator" if "pipeline" in spec else f"{key}.estimator"
+        cls = import_object(step["estimator"], key=where, config_file=config_file)
+        if not inspect.isclass(cls) or not hasattr(cls, "fit"):
+            raise ConfigError(f"{config_file}: {where}: '{step['estimator']}' is not an estimator class with fit()")
+    definition = estimator_definition(spec)
+    try:
+        return make_estimator(definition)
+    except TypeError:  # a class with required arguments: they must be among the fixed kwargs
+        pass
+    try:
+        return make_estimator(definition, {k: v for k, v in spec.get("kwargs", {}).items() if "__" not in k})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{config_file}: {key}: cannot build {class_name(estimator_definition(spec))} "
+                          f"with its kwargs: {exc}") from exc
+
+
+def family_points(spec: dict, *, key: str) -> list[dict]:
+    """The parameter points of a family: its grid, or its random-search draws."""
+    if "grid" in spec:
+        return expand_grid(spec["grid"], key=f"{key}.grid")
+    return sample_points(spec["random"], key=f"{key}.random")
 
 
 def check_config(config: dict, *, config_file: str) -> list[dict]:
     """Check a schema-valid config; return the task table (one record per configuration)."""
     points = {}
+    metrics = metric_specs(config["metrics"], config_file=config_file)
     for name, spec in config["models"].items():
         key = f"models.{name}"
-        cls = import_object(spec["estimator"], key=f"{key}.estimator", config_file=config_file)
-        if not inspect.isclass(cls) or not hasattr(cls, "fit"):
-            raise ConfigError(f"{config_file}: {key}.estimator: '{spec['estimator']}' is not an estimator class with fit()")
-        points[name] = expand_grid(spec["grid"], key=f"{config_file}: {key}.grid")
-        accepted = accepted_params(cls)
+        est = _prototype(spec, key=key, config_file=config_file)
+        points[name] = family_points(spec, key=f"{config_file}: {key}")
+        accepted = set(est.get_params(deep=True))
+        search = "grid" if "grid" in spec else "random.distributions"
         used = {f"{key}.kwargs.{p}": p for p in spec.get("kwargs", {})}
-        used.update({f"{key}.grid.{p}": p for point in points[name] for p in point})
+        used.update({f"{key}.{search}.{p}": p for point in points[name] for p in point})
         for where, param in used.items():
-            if accepted is not None and param not in accepted:
+            if param not in accepted:
                 raise ConfigError(
-                    f"{config_file}: {where}: {spec['estimator']} does not accept parameter "
+                    f"{config_file}: {where}: {class_name(estimator_definition(spec))} does not accept parameter "
                     f"'{param}' (it accepts: {', '.join(sorted(accepted))})"
                 )
             if param in RESERVED_COLUMNS or param in config["metrics"]:
                 raise ConfigError(f"{config_file}: {where}: parameter name '{param}' clashes with a score column")
-        for param in set(spec.get("kwargs", {})) & {p for point in points[name] for p in point}:
-            raise ConfigError(f"{config_file}: {key}.grid.{param}: also fixed in {key}.kwargs; set it in one place")
-        _check_metrics(config["metrics"], cls, model=name, config_file=config_file)
+        fixed = set(spec.get("kwargs", {})) & {p for point in points[name] for p in point}
+        if fixed:
+            param = sorted(fixed)[0]
+            raise ConfigError(f"{config_file}: {key}.{search}.{param}: also fixed in {key}.kwargs; set it in one place")
+        _check_metrics(metrics, est, model=name, config_file=config_file)
     _check_selection(config, config_file=config_file)
     return expand_tasks(config["models"], points)
 
 
-def _check_metrics(metrics: dict, estimator_cls: type, *, model: str, config_file: str) -> None:
+def _check_metrics(metrics: dict, est, *, model: str, config_file: str) -> None:
     for name, spec in metrics.items():
         key = f"metrics.{name}"
         if name in RESERVED_COLUMNS:
@@ -101,7 +118,7 @@ def _check_metrics(metrics: dict, estimator_cls: type, *, model: str, config_fil
             func = import_object(spec["function"], key=f"{key}.function", config_file=config_file)
             if not callable(func):
                 raise ConfigError(f"{config_file}: {key}.function: '{spec['function']}' is not callable")
-        elif not callable(getattr(estimator_cls, spec["method"], None)):
+        elif not callable(getattr(est, spec["method"], None)):
             raise ConfigError(
                 f"{config_file}: {key}.method: estimator of model '{model}' has no method '{spec['method']}'"
             )
@@ -121,10 +138,14 @@ def selection_metric(config: dict) -> str:
     return config.get("selection", {}).get("metric") or next(iter(config["metrics"]))
 
 
-def metric_specs(metrics: dict) -> dict[str, dict]:
-    """Metric specs with their defaults filled in ('on', 'response', 'needs_y')."""
+def metric_specs(metrics: dict, *, config_file: str = "config") -> dict[str, dict]:
+    """Metric specs with defaults filled in; a string names a built-in metric (see :mod:`.metrics`)."""
     specs = {}
     for name, spec in metrics.items():
+        if isinstance(spec, str):
+            if spec not in BUILTIN_METRICS:
+                raise ConfigError(f"{config_file}: metrics.{name}: '{spec}' is not a built-in metric ({', '.join(BUILTIN_METRICS)})")
+            spec = BUILTIN_METRICS[spec]
         full = {"response": "predict", "needs_y": False, **spec}
         full.setdefault("on", "test" if "function" in spec else "train")
         specs[name] = full

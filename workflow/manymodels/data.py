@@ -10,28 +10,95 @@ import numpy as np
 from . import ConfigError, DataError
 from .io import write_json, write_parquet
 
-BUILTIN_SOURCES = ("penguins",)
+SKLEARN_DATASETS = {"iris": "load_iris", "wine": "load_wine", "breast_cancer": "load_breast_cancer",
+                    "diabetes": "load_diabetes"}
+GENERATORS = ("make_classification", "make_regression")
+SOURCES_HELP = (
+    "'penguins', 'sklearn:<iris|wine|breast_cancer|diabetes>', a .csv/.parquet path, "
+    "or {generator: make_classification|make_regression, kwargs: {...}}"
+)
 
 # Codes in results/data/folds.parquet: one int8 column per fold, one row per prepared data row.
 UNUSED, TRAIN, TEST = 0, 1, 2
 
 
-def resolve_source(source: str) -> Path:
-    """Path of the file behind a data source: a built-in name or a .csv/.parquet path."""
+def source_file(source) -> Path | None:
+    """The file behind a data source (a Snakemake input, so editing it reruns what depends on it).
+
+    None for data made in memory (scikit-learn's bundled datasets, generators): their definition
+    is a rule parameter instead.
+    """
+    if isinstance(source, dict) or source.startswith("sklearn:"):
+        return None
     if source == "penguins":
         import importlib.resources
 
         return Path(str(importlib.resources.files("palmerpenguins").joinpath("data/penguins.csv")))
     path = Path(source)
     if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
-        raise ConfigError(f"data.source: '{source}' is neither a built-in dataset {BUILTIN_SOURCES} nor a .csv/.parquet file")
+        raise ConfigError(f"data.source: '{source}' is not a known source; use {SOURCES_HELP}")
     if not path.is_file():
         raise DataError(f"data.source: data file '{source}' does not exist")
     return path
 
 
-def source_columns(path: Path) -> list[str]:
-    """Column names of a CSV or Parquet file, read without loading the rows."""
+def resolve_source(source) -> Path:
+    """The file behind a file-backed source (see :func:`source_file`)."""
+    path = source_file(source)
+    if path is None:
+        raise ConfigError(f"data.source: {source!r} is not backed by a file")
+    return path
+
+
+def load_source(source, columns: list[str] | None = None):
+    """The data of any source as a DataFrame (only ``columns``, when given)."""
+    import pandas as pd
+
+    path = source_file(source)
+    if path is not None:
+        try:
+            if path.suffix.lower() == ".csv":
+                frame = pd.read_csv(path, usecols=columns)
+            else:
+                frame = pd.read_parquet(path, columns=columns)
+        except Exception as exc:  # any parser failure means the file is unusable as configured
+            raise DataError(f"data file '{path}' cannot be read: {type(exc).__name__}: {exc}") from exc
+    elif isinstance(source, dict):
+        frame = _generate(source)
+    else:
+        frame = _bundled(source.removeprefix("sklearn:"))
+    return frame if columns is None else frame[columns]
+
+
+def _bundled(name: str):
+    import sklearn.datasets
+
+    if name not in SKLEARN_DATASETS:
+        raise ConfigError(f"data.source: unknown scikit-learn dataset 'sklearn:{name}' (known: {', '.join(SKLEARN_DATASETS)})")
+    return getattr(sklearn.datasets, SKLEARN_DATASETS[name])(as_frame=True).frame
+
+
+def _generate(spec: dict):
+    import pandas as pd
+    import sklearn.datasets
+
+    if spec.get("generator") not in GENERATORS:
+        raise ConfigError(f"data.source.generator: {spec.get('generator')!r} is not one of {', '.join(GENERATORS)}")
+    kwargs = {"random_state": 0, **spec.get("kwargs", {})}  # seeded unless the config says otherwise
+    try:
+        X, y = getattr(sklearn.datasets, spec["generator"])(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"data.source.kwargs: {spec['generator']} rejects {kwargs}: {exc}") from exc
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    frame["y"] = y
+    return frame
+
+
+def source_columns(source) -> list[str]:
+    """Column names of a source; a file's header is read without loading its rows."""
+    path = source_file(source)
+    if path is None:
+        return list(load_source(source).columns)
     try:
         if path.suffix.lower() == ".csv":
             import pandas as pd
@@ -44,56 +111,74 @@ def source_columns(path: Path) -> list[str]:
         raise DataError(f"data file '{path}' cannot be read: {type(exc).__name__}: {exc}") from exc
 
 
-def check_columns(path: Path, *, features: list[str], label: str | None, config_file: str) -> None:
-    """Raise when a configured feature or label column is missing from the data file."""
-    columns = source_columns(path)
-    for key, column in [("data.features", c) for c in features] + [("data.label", label)]:
+def data_columns(data: dict, columns: list[str], *, config_file: str) -> list[str]:
+    """The feature columns: data.features, or every column but the label and groups.
+
+    Raises when a configured feature, label or groups column is not in the data.
+    """
+    where = data["source"] if isinstance(data["source"], str) else data["source"].get("generator")
+    named = [("data.features", c) for c in data.get("features") or []]
+    named += [(f"data.{key}", data.get(key)) for key in ("label", "groups")]
+    for key, column in named:
         if column is not None and column not in columns:
             raise DataError(
-                f"{config_file}: {key}: column '{column}' is not in data file '{path}' "
-                f"(columns: {', '.join(columns)})"
+                f"{config_file}: {key}: column '{column}' is not in data source '{where}' (columns: {', '.join(columns)})"
             )
-
-
-def read_source(path: Path, columns: list[str]):
-    """The configured columns of a CSV or Parquet file as a DataFrame."""
-    import pandas as pd
-
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path, usecols=columns)[columns]
-    return pd.read_parquet(path, columns=columns)
+    if data.get("features"):
+        return list(data["features"])
+    return [c for c in columns if c not in (data.get("label"), data.get("groups"))]
 
 
 def prepare_data(
-    *, source: Path, features: list[str], label: str | None, out_data: str, out_summary: str
+    *, source, features: list[str], label: str | None, groups: str | None = None, out_data: str, out_summary: str
 ) -> str:
-    """Write the rows used (complete cases of features and label) to Parquet; return log text."""
-    import pandas as pd
-
-    columns = features + ([label] if label else [])
-    frame = read_source(Path(source), columns)
+    """Write the rows used (complete cases of features, label and groups) to Parquet; return log text."""
+    columns = list(dict.fromkeys(features + [c for c in (label, groups) if c]))
+    frame = load_source(source, columns)
     complete = frame.notna().all(axis=1)
     used = frame[complete].reset_index(drop=True)
     if used.empty:
-        raise DataError(f"data file '{source}': no row has all of the columns {columns}")
-    for column in features:
-        if not pd.api.types.is_numeric_dtype(used[column]) or pd.api.types.is_bool_dtype(used[column]):
-            raise DataError(f"data file '{source}': feature column '{column}' is not numeric ({used[column].dtype})")
+        raise DataError(f"data source {source!r}: no row has all of the columns {columns}")
     summary = {
-        "source": str(source),
+        "source": str(source_file(source) or source),
         "n_source_rows": int(len(frame)),
         "n_dropped_missing": int((~complete).sum()),
         "n_rows": int(len(used)),
         "features": features,
         "label": label,
-        "label_counts": used[label].value_counts().sort_index().astype(int).to_dict() if label else {},
+        "label_counts": _label_counts(used[label]) if label else {},
     }
     write_parquet(used, out_data)
     write_json(summary, out_summary)
     return (
-        f"{source}: {summary['n_source_rows']} rows, {summary['n_dropped_missing']} dropped for missing "
+        f"{summary['source']}: {summary['n_source_rows']} rows, {summary['n_dropped_missing']} dropped for missing "
         f"values in {columns}, {summary['n_rows']} used"
     )
+
+
+def _label_counts(label) -> dict:
+    import pandas as pd
+
+    if pd.api.types.is_float_dtype(label):
+        return {}  # a continuous target has no classes to count
+    return {str(k): int(v) for k, v in label.value_counts().sort_index().items()}
+
+
+def split_holdout(*, data: str, holdout: dict | None, label: str | None, out: str) -> str:
+    """Set rows aside as a held-out test set that no CV fold sees (all False without ``holdout``)."""
+    import pandas as pd
+
+    frame = pd.read_parquet(data)
+    mask = np.zeros(len(frame), dtype=bool)
+    if holdout:
+        from sklearn.model_selection import train_test_split
+
+        stratify = frame[label].to_numpy() if holdout.get("stratify", True) and label else None
+        _, test = train_test_split(np.arange(len(frame)), test_size=holdout["size"],
+                                   random_state=holdout.get("random_state", 0), stratify=stratify)
+        mask[test] = True
+    write_parquet(pd.DataFrame({"holdout": mask}), out)
+    return f"{int(mask.sum())} of {len(mask)} rows held out for the final test"
 
 
 def make_splitter(cv: dict):
@@ -104,7 +189,7 @@ def make_splitter(cv: dict):
     if cls is None or not hasattr(cls, "split"):
         raise ConfigError(f"cv.splitter: '{cv['splitter']}' is not a splitter in sklearn.model_selection")
     accepted = inspect.signature(cls).parameters
-    options = {k: cv[k] for k in ("n_splits", "shuffle") if k in accepted and k in cv}
+    options = {k: cv[k] for k in ("n_splits", "shuffle", "n_repeats", "test_size") if k in accepted and k in cv}
     if "random_state" in accepted and (cv.get("shuffle", True) or "shuffle" not in accepted):
         options["random_state"] = cv.get("random_state")
     return cls(**options)
@@ -112,21 +197,25 @@ def make_splitter(cv: dict):
 
 def fold_names(cv: dict) -> list[str]:
     """Names of the CV folds ('0', '1', ...), known from the config alone."""
-    return [str(i) for i in range(make_splitter(cv).get_n_splits())]
+    try:
+        return [str(i) for i in range(make_splitter(cv).get_n_splits())]
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"cv: {cv['splitter']} cannot tell its number of splits from the config: {exc}") from exc
 
 
-def assign_folds(*, data: str, cv: dict, label: str | None, out_folds: str) -> str:
-    """Compute the folds once and store them: one int8 column per fold (train/test/unused)."""
+def assign_folds(*, data: str, holdout: str, cv: dict, label: str | None, groups: str | None = None, out_folds: str) -> str:
+    """Compute the CV folds once, over the rows not held out; one int8 column per fold."""
     import pandas as pd
 
     frame = pd.read_parquet(data)
-    y = frame[label].to_numpy() if label else None
-    splitter = make_splitter(cv)
+    kept = np.flatnonzero(~pd.read_parquet(holdout)["holdout"].to_numpy())
+    y = frame[label].to_numpy()[kept] if label else None
+    g = frame[groups].to_numpy()[kept] if groups else None
     codes = {}
-    for i, (train, test) in enumerate(splitter.split(np.zeros((len(frame), 1)), y)):
+    for i, (train, test) in enumerate(make_splitter(cv).split(np.zeros((len(kept), 1)), y, g)):
         column = np.full(len(frame), UNUSED, dtype=np.int8)
-        column[train] = TRAIN
-        column[test] = TEST
+        column[kept[train]] = TRAIN
+        column[kept[test]] = TEST
         codes[str(i)] = column
     folds = pd.DataFrame(codes)
     write_parquet(folds, out_folds)

@@ -10,25 +10,29 @@ from __future__ import annotations
 import importlib
 
 from .config import check_config
-from .data import check_columns, fold_names, resolve_source
+from .data import data_columns, fold_names, source_columns, source_file
 from .provenance import package_version
+from .tasks import estimator_definition
 
 
 def check_experiment(*, config: dict, config_file: str) -> dict:
     """Check a schema-valid config against its estimators and data; return the task table and more.
 
-    Returns ``tasks`` (one record per configuration), ``folds`` (CV fold names), ``source`` (the
-    data file) and ``versions`` (the distribution and version behind each model's estimator).
-    Raises ConfigError or DataError naming the key, column and file.
+    Returns ``tasks`` (one record per configuration), ``folds`` (CV fold names), ``source_file``
+    (the data file, or None for data made in memory), ``features`` and ``versions`` (the
+    distribution and version behind each model's estimator). Raises ConfigError or DataError
+    naming the key, column and file.
     """
     tasks = check_config(config, config_file=config_file)
-    source = resolve_source(config["data"]["source"])
-    check_columns(source, features=config["data"]["features"], label=config["data"]["label"], config_file=config_file)
+    data = config["data"]
+    features = data_columns(data, source_columns(data["source"]), config_file=config_file)
+    path = source_file(data["source"])
     return {
         "tasks": tasks,
         "folds": fold_names(config["cv"]),
-        "source": str(source),
-        "versions": {name: package_version(spec["estimator"]) for name, spec in config["models"].items()},
+        "source_file": None if path is None else str(path),
+        "features": features,
+        "versions": {name: package_version(estimator_definition(spec)) for name, spec in config["models"].items()},
     }
 
 

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import time
 import traceback
 import warnings
 from datetime import datetime, timezone
 
 from .io import load_split, write_joblib, write_json
-from .tasks import derive_seed
+from .estimators import build_estimator
 
 # Errors of the machine, not of the model: these fail the job loudly instead of becoming a row.
 INFRASTRUCTURE_ERRORS = (MemoryError, OSError)
-
-
-def build_estimator(estimator: str, kwargs: dict, params: dict, *, config_id: str):
-    """Instantiate the estimator; ``random_state``, when accepted and unset, derives from the id."""
-    module_name, _, attr = estimator.rpartition(".")
-    cls = getattr(importlib.import_module(module_name), attr)
-    options = {**kwargs, **params}
-    if "random_state" not in options and "random_state" in inspect.signature(cls).parameters:
-        options["random_state"] = derive_seed(config_id)
-    return cls(**options)
 
 
 def fit_task(
@@ -31,9 +19,10 @@ def fit_task(
     model: str,
     config_id: str,
     fold: str,
-    estimator: str,
+    estimator: str | list,
     kwargs: dict,
     params: dict,
+    fit_kwargs: dict | None = None,
     features: list[str],
     label: str | None,
     data: str,
@@ -56,7 +45,7 @@ def fit_task(
         "error_type": None,
         "error": None,
         "n_train": int(len(X_train)),
-        "seed": est.get_params().get("random_state"),
+        "seed": _seed(est),
         "fitted_at": datetime.now(timezone.utc).isoformat(),
     }
     tb = None
@@ -64,7 +53,7 @@ def fit_task(
         warnings.simplefilter("always")
         start = time.perf_counter()
         try:
-            est.fit(X_train, y_train)
+            est.fit(X_train, y_train, **(fit_kwargs or {}))
         except INFRASTRUCTURE_ERRORS:
             raise
         except Exception as exc:  # a failing fit is a result: recorded, not raised
@@ -81,6 +70,13 @@ def fit_task(
     lines = [f"{model} {config_id} fold {fold}: {meta['status']}, fit in {meta['fit_seconds']:.3f} s"]
     lines += [f"warning: {w.category.__name__}: {w.message}" for w in caught]
     return "\n".join(lines + ([tb] if tb else []))
+
+
+def _seed(est):
+    """The estimator's random_state (or its last step's, for a pipeline), if it is a number."""
+    params = est.get_params(deep=True)
+    seeds = [v for k, v in params.items() if (k == "random_state" or k.endswith("__random_state")) and isinstance(v, int)]
+    return seeds[-1] if seeds else None
 
 
 def _as_bool(value):

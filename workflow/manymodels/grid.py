@@ -59,3 +59,42 @@ def expand_grid(grid: dict | list[dict], *, key: str) -> list[dict]:
         columns = [expand_values(sub[name], key=f"{sub_key}.{name}") for name in names]
         points.extend(dict(zip(names, combo)) for combo in itertools.product(*columns))
     return points
+
+
+def sample_points(random: dict, *, key: str) -> list[dict]:
+    """``n_iter`` parameter points drawn from the configured distributions, seeded.
+
+    Draw i depends only on (random_state, i), so raising n_iter from 20 to 40 keeps the first 20
+    points and adds 20 new ones. Distributions: {uniform: [low, high]}, {loguniform: [low, high]},
+    {randint: [low, high]} (both ends included) and {choice: [values]}.
+    """
+    import numpy as np
+
+    names = sorted(random["distributions"])
+    for name in names:
+        _check_distribution(random["distributions"][name], key=f"{key}.distributions.{name}")
+    points = []
+    for i in range(random["n_iter"]):
+        rng = np.random.default_rng([random.get("random_state", 0), i])
+        points.append({name: _draw(random["distributions"][name], rng) for name in names})
+    return points
+
+
+def _check_distribution(spec: dict, *, key: str) -> None:
+    (kind, args), = spec.items()
+    if kind in ("uniform", "loguniform", "randint"):
+        low, high = args
+        if not low < high or (kind == "loguniform" and low <= 0):
+            raise ConfigError(f"{key}: {kind} needs low < high{' and low > 0' if kind == 'loguniform' else ''}, got {args}")
+
+
+def _draw(spec: dict, rng):
+    (kind, args), = spec.items()
+    if kind == "choice":
+        return args[int(rng.integers(len(args)))]
+    low, high = args
+    if kind == "randint":
+        return int(rng.integers(low, high + 1))
+    if kind == "loguniform":
+        return float(f"{math.exp(rng.uniform(math.log(low), math.log(high))):.12g}")
+    return float(f"{rng.uniform(low, high):.12g}")

@@ -97,14 +97,25 @@ def read_parquet_cached(path: str | os.PathLike):
 
 
 def load_split(*, data: str, folds: str | None, fold: str, features: list[str], label: str | None):
-    """Return (X_train, y_train, X_test, y_test) for a fold; fold 'full' trains on every row."""
+    """Return (X_train, y_train, X_test, y_test) for a fold.
+
+    ``folds`` is results/data/folds.parquet for a CV fold, results/data/holdout.parquet for fold
+    'full' (every row but the held-out test set; the test part is that set) and None for fold
+    'all' (every row: the final refit). X is a DataFrame, so pipelines can select columns by name.
+    """
     from .data import TEST, TRAIN
 
     frame = read_parquet_cached(data)
-    X = frame[features].to_numpy(dtype=float)
+    X = frame[features]
     y = frame[label].to_numpy() if label else None
-    if fold == "full":
-        return X, y, X[:0], (y[:0] if y is not None else None)
-    codes = read_parquet_cached(folds)[fold].to_numpy()
-    train, test = codes == TRAIN, codes == TEST
+    if fold == "all":
+        train = test = None
+    elif fold == "full":
+        test = read_parquet_cached(folds)["holdout"].to_numpy()
+        train = ~test
+    else:
+        codes = read_parquet_cached(folds)[fold].to_numpy()
+        train, test = codes == TRAIN, codes == TEST
+    if train is None:
+        return X, y, X.iloc[:0], (y[:0] if y is not None else None)
     return X[train], (y[train] if y is not None else None), X[test], (y[test] if y is not None else None)

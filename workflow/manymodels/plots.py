@@ -23,18 +23,13 @@ def x_parameter(summary: pd.DataFrame, preferred: str | None = None) -> str:
 
 def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | None, out: str) -> None:
     """Plot one metric of one model family against a hyperparameter and save a PNG."""
-    # The object-oriented API without pyplot: no global figure state, and a lighter import.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     table = pd.read_parquet(summary)
     table = table[table["model"] == model]
     x = x_parameter(table, x)
     others = [p for p in param_columns(table) if p != x and table[p].notna().any()]
     column = metric_value_column(metric, spec)
     in_sample = spec["on"] == "train"
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = _figure()
     ax = fig.subplots()
     groups = table.groupby(others, dropna=False, sort=True) if others else [((), table)]
     for key, rows in groups:
@@ -54,3 +49,89 @@ def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | N
         ax.legend(fontsize="small", title=", ".join(others) or None)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
+
+
+def _figure(width: float = 7, height: float = 4.5):
+    """A figure of the object-oriented API without pyplot: no global state, and a lighter import."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def plot_cv_scores(*, scores: str, metric: str, spec: dict, out: str) -> None:
+    """Box plots of the CV scores of every configuration, grouped and coloured by model family."""
+    table = pd.read_parquet(scores, columns=["model", "config_id", "fold", metric])
+    cv = table[table["fold"] != "full"].dropna(subset=[metric])
+    sign = 1 if spec["greater_is_better"] else -1
+    boxes, labels, colours, families = [], [], [], list(dict.fromkeys(cv["model"]))
+    for i, family in enumerate(families):
+        rows = cv[cv["model"] == family]
+        order = rows.groupby("config_id")[metric].median().sort_values(ascending=sign < 0).index
+        for config_id in order:
+            boxes.append(rows.loc[rows["config_id"] == config_id, metric].to_numpy())
+            labels.append(config_id[:6])
+            colours.append(f"C{i % 10}")
+    fig = _figure(max(7, 0.18 * len(boxes) + 2), 4.5)
+    ax = fig.subplots()
+    if boxes:
+        parts = ax.boxplot(boxes, patch_artist=True, widths=0.6)
+        for patch, colour in zip(parts["boxes"], colours):
+            patch.set_facecolor(colour)
+            patch.set_alpha(0.6)
+        ax.set_xticks(range(1, len(labels) + 1), labels, rotation=90, fontsize=6)
+        for i, family in enumerate(families):
+            ax.plot([], [], color=f"C{i % 10}", linewidth=8, alpha=0.6, label=family)
+        ax.legend(fontsize="small", title="model family")
+    direction = "higher is better" if spec["greater_is_better"] else "lower is better"
+    ax.set_title(f"CV {metric} of every configuration (best first within each family)")
+    ax.set_xlabel("configuration (config_id)")
+    ax.set_ylabel(f"{metric} over CV folds ({direction})")
+    ax.grid(alpha=0.3, axis="y")
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+
+
+def plot_test_predictions(*, results: str, selection: str, data: str, holdout: str, features: list[str],
+                          label: str, out: str) -> str:
+    """The overall winner on the held-out set: a confusion matrix (classes) or predicted vs true (numbers)."""
+    import numpy as np
+
+    from .io import read_json
+    from .store import Results
+
+    winner = read_json(selection)["overall"]
+    store = Results(results)
+    row = store.query(f"model == '{winner['model']}' and config_id == '{winner['config_id']}' and fold == 'full'").iloc[0]
+    model = store.load_model(row)
+    frame = pd.read_parquet(data)
+    test = pd.read_parquet(holdout)["holdout"].to_numpy()
+    y_true, y_pred = frame[label].to_numpy()[test], model.predict(frame.loc[test, features])
+    fig = _figure(6, 5)
+    ax = fig.subplots()
+    name = f"{winner['model']} {winner['config_id']}"
+    if pd.api.types.is_float_dtype(frame[label]):
+        ax.scatter(y_true, y_pred, s=12, alpha=0.7)
+        low, high = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
+        ax.plot([low, high], [low, high], color="grey", linestyle="--", label="predicted = true")
+        ax.legend(fontsize="small")
+        ax.set_xlabel(f"true {label}")
+        ax.set_ylabel(f"predicted {label}")
+        ax.set_title(f"Held-out test set: {name}")
+    else:
+        classes = np.unique(np.concatenate([y_true, y_pred]))
+        counts = np.array([[np.sum((y_true == t) & (y_pred == p)) for p in classes] for t in classes])
+        image = ax.imshow(counts, cmap="Blues")
+        for (i, j), n in np.ndenumerate(counts):
+            ax.text(j, i, str(n), ha="center", va="center", color="white" if n > counts.max() / 2 else "black")
+        ax.set_xticks(range(len(classes)), [str(c) for c in classes])
+        ax.set_yticks(range(len(classes)), [str(c) for c in classes])
+        ax.set_xlabel(f"predicted {label}")
+        ax.set_ylabel(f"true {label}")
+        ax.set_title(f"Held-out test set: {name}")
+        fig.colorbar(image, ax=ax, label="test rows")
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    return f"{len(y_true)} held-out rows, winner {name}"

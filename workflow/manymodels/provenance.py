@@ -16,10 +16,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # The modules each stage's task runs (io holds the shared readers and writers).
 STAGE_MODULES = {
     "data": ["data.py", "io.py"],
-    "fit": ["fit.py", "io.py", "tasks.py"],
-    "score": ["score.py", "io.py"],
+    "fit": ["fit.py", "estimators.py", "io.py", "tasks.py"],
+    "score": ["score.py", "metrics.py", "io.py"],
     "aggregate": ["aggregate.py", "score.py", "io.py"],
-    "plot": ["plots.py", "aggregate.py", "score.py", "io.py"],
+    "plot": ["plots.py", "aggregate.py", "store.py", "score.py", "io.py"],
     "report": ["report.py", "store.py", "aggregate.py", "score.py", "io.py"],
 }
 
@@ -33,9 +33,11 @@ def code_hash(stage: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def package_version(dotted_path: str) -> str:
-    """Version of the distribution behind a dotted path (e.g. scikit-learn for sklearn.mixture.X)."""
-    top = dotted_path.split(".")[0]
+def package_version(definition) -> str:
+    """Version(s) of the distribution(s) behind an estimator definition (a dotted path or steps)."""
+    if not isinstance(definition, str):
+        return ", ".join(sorted({package_version(step["estimator"]) for step in definition}))
+    top = definition.split(".")[0]
     try:
         dists = metadata.packages_distributions().get(top, [top])
         return f"{dists[0]}=={metadata.version(dists[0])}"

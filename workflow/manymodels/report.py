@@ -56,7 +56,7 @@ def _choice_rows(choice: dict) -> pd.DataFrame:
     for criterion, best in choice["best"].items():
         if best is not None:
             rows.append({"criterion": criterion, "by": best["by"], "value": best["value"], "config_id": best["config_id"],
-                         **best["params"]})
+                         **best["params"], **{f"test {m}": v for m, v in best.get("test", {}).items()}})
     return pd.DataFrame(rows)
 
 
@@ -80,6 +80,46 @@ def _artifact_sizes(results_dir: str) -> pd.DataFrame:
     table = sizes.pivot_table(index="model", columns="artifacts", values="bytes", aggfunc="sum", fill_value=0)
     table["total"] = table.sum(axis=1)
     return (table / 1e6).round(3).add_suffix(" (MB)").reset_index()
+
+
+def _image(plot: str, base: str) -> str:
+    rel = os.path.relpath(os.path.abspath(plot), base)
+    return f"<p><img src='{html.escape(rel)}' alt='{html.escape(os.path.basename(plot))}'></p>"
+
+
+def ranking_table(summary: pd.DataFrame, choices: dict, metrics: dict) -> pd.DataFrame:
+    """Each family's chosen configuration, best first: CV mean +- standard error and held-out test score."""
+    metric = choices["selection_metric"]
+    spec = metrics[metric]
+    rows = []
+    for model, choice in choices["models"].items():
+        chosen = choice["chosen"]
+        if not chosen:
+            continue
+        row = summary[(summary["model"] == model) & (summary["config_id"] == chosen["config_id"])].iloc[0]
+        entry = {"model": model, "config_id": chosen["config_id"], "parameters": str(chosen["params"])}
+        if spec["on"] == "test":
+            entry[f"CV {metric}"] = f"{row[f'{metric}_mean']:.4g} +- {row[f'{metric}_sem']:.2g}"
+        for name, value in chosen.get("test", {}).items():
+            entry[f"test {name}"] = value
+        entry["_rank"] = chosen["value"] * (1 if spec["greater_is_better"] else -1)
+        rows.append(entry)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    return table.sort_values("_rank", ascending=False).drop(columns="_rank").reset_index(drop=True)
+
+
+def _ranking(summary: pd.DataFrame, choices: dict, metrics: dict) -> str:
+    overall = choices.get("overall")
+    if not overall:
+        return "<p>No configuration could be chosen (every fit failed?).</p>"
+    text = (f"<h2>Ranking of the model families</h2><p>Each family's chosen configuration by "
+            f"{html.escape(choices['selection_metric'])}; the overall winner is <b>{html.escape(overall['model'])}</b> "
+            f"<code>{overall['config_id']}</code> {html.escape(str(overall['params']))}.")
+    if overall.get("test"):
+        text += " Test scores are on the held-out set, which no CV fold saw; the winner was then refitted on every row."
+    return text + "</p>" + _table(ranking_table(summary, choices, metrics))
 
 
 def write_report(
@@ -122,7 +162,9 @@ def write_report(
             f"it scored {counts['scores_run']} and reused {counts['scores_reused']} scores."
         )
     parts.append("</p>")
-    for model, choice in choices.items():
+    parts.append(_ranking(summ, choices, metrics))
+    parts += [_image(plot, base) for plot in plots if os.sep not in os.path.relpath(plot, os.path.join(base, "plots"))]
+    for model, choice in choices["models"].items():
         chosen = choice["chosen"]
         parts.append(f"<h2>Model family <code>{html.escape(model)}</code></h2>")
         parts.append("<h3>Best configuration by each criterion</h3>" + _table(_choice_rows(choice)))
@@ -138,10 +180,7 @@ def write_report(
                 f"<p><b>Chosen</b>: <code>{chosen['config_id']}</code> {html.escape(str(chosen['params']))}; "
                 f"refitted on all rows: <code>{html.escape(chosen['model_file'])}</code>.</p>"
             )
-        for plot in plots:
-            if f"{os.sep}{model}{os.sep}" in os.path.abspath(plot):
-                rel = os.path.relpath(os.path.abspath(plot), base)
-                parts.append(f"<p><img src='{html.escape(rel)}' alt='{html.escape(os.path.basename(plot))}'></p>")
+        parts += [_image(plot, base) for plot in plots if f"{os.sep}{model}{os.sep}" in os.path.abspath(plot)]
         parts.append(_top_configurations(summ[summ["model"] == model], metrics, choice["selection_metric"]))
     parts.append("<h2>Artifacts on disk</h2>" + _table(_artifact_sizes(base)))
     fails = failures(table)

@@ -48,13 +48,23 @@ def _import(path: str):
     return getattr(importlib.import_module(module_name), attr)
 
 
+def response_method(spec: dict, est):
+    """The estimator method a function metric compares to the label: the first one it has."""
+    wanted = spec["response"] if isinstance(spec["response"], list) else [spec["response"]]
+    for name in wanted:
+        if hasattr(est, name):
+            return getattr(est, name)
+    raise AttributeError(f"{type(est).__name__} has none of {', '.join(wanted)}")
+
+
 def compute_metric(spec: dict, est, X, y) -> float:
-    """One metric on the given rows; NaN when there are no rows (e.g. the test part of 'full')."""
+    """One metric on the given rows; NaN when there are no rows (e.g. no held-out test set)."""
     if len(X) == 0:
         return math.nan
     if "function" in spec:
-        response = getattr(est, spec["response"])(X)
-        return float(_import(spec["function"])(y, response))
+        response = response_method(spec, est)(X)
+        options = {"labels": est.classes_} if spec.get("labels") and hasattr(est, "classes_") else {}
+        return float(_import(spec["function"])(y, response, **options))
     method = getattr(est, spec["method"])
     return float(method(X, y) if spec.get("needs_y") else method(X))
 

@@ -14,9 +14,13 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-def config_id(estimator: str, kwargs: dict, params: dict) -> str:
-    """Short stable hash of a configuration: estimator path, fixed kwargs and grid point."""
-    text = canonical_json({"estimator": estimator, "kwargs": kwargs, "params": params})
+def config_id(estimator: str | list, kwargs: dict, params: dict, fit_kwargs: dict | None = None) -> str:
+    """Short stable hash of a configuration: estimator (path or pipeline steps), fixed kwargs,
+    grid point and, when there are any, fit kwargs."""
+    definition = {"estimator": estimator, "kwargs": kwargs, "params": params}
+    if fit_kwargs:
+        definition["fit_kwargs"] = fit_kwargs
+    text = canonical_json(definition)
     return hashlib.sha256(text.encode()).hexdigest()[:CONFIG_ID_LENGTH]
 
 
@@ -25,8 +29,15 @@ def derive_seed(identity: str) -> int:
     return int(hashlib.sha256(identity.encode()).hexdigest()[:8], 16) % (2**31 - 1)
 
 
+def estimator_definition(spec: dict) -> str | list[dict]:
+    """A family's estimator: its dotted path, or its pipeline steps with their kwargs."""
+    if "pipeline" in spec:
+        return [{"name": s["name"], "estimator": s["estimator"], "kwargs": s.get("kwargs", {})} for s in spec["pipeline"]]
+    return spec["estimator"]
+
+
 def expand_tasks(models: dict[str, dict], points: dict[str, list[dict]]) -> list[dict]:
-    """One record per (model, configuration): model, config_id, estimator, kwargs, params.
+    """One record per (model, configuration): model, config_id, estimator, kwargs, fit_kwargs, params.
 
     ``points`` maps each model name to its expanded grid points. A point listed twice (e.g. by
     two overlapping sub-grids) is one configuration.
@@ -34,8 +45,9 @@ def expand_tasks(models: dict[str, dict], points: dict[str, list[dict]]) -> list
     records: list[dict] = []
     for name, spec in models.items():
         seen: set[str] = set()
+        estimator = estimator_definition(spec)
         for params in points[name]:
-            cid = config_id(spec["estimator"], spec.get("kwargs", {}), params)
+            cid = config_id(estimator, spec.get("kwargs", {}), params, spec.get("fit_kwargs"))
             if cid in seen:
                 continue
             seen.add(cid)
@@ -43,8 +55,9 @@ def expand_tasks(models: dict[str, dict], points: dict[str, list[dict]]) -> list
                 {
                     "model": name,
                     "config_id": cid,
-                    "estimator": spec["estimator"],
+                    "estimator": estimator,
                     "kwargs": dict(spec.get("kwargs", {})),
+                    "fit_kwargs": dict(spec.get("fit_kwargs", {})),
                     "params": params,
                 }
             )

@@ -10,6 +10,8 @@ from snakemake.utils import validate
 
 from manymodels import ConfigError
 from manymodels.config import describe_schema_error, metric_specs, selection_metric
+from manymodels.estimators import estimator_modules
+from manymodels.tasks import estimator_definition
 from manymodels.locks import MARKER as RUN_MARKER, remove_stale_locks
 from manymodels.pool import run_task, submit
 from manymodels.provenance import STAGE_MODULES, code_hash
@@ -36,7 +38,7 @@ except WorkflowError:  # e.g. a dry run without --cores
 POOL = {"n_workers": _cores, "in_process": not workflow.is_main_process}
 
 # Warm every worker while one of them checks the config against the estimators and the data.
-ESTIMATOR_MODULES = sorted({spec["estimator"].rpartition(".")[0] for spec in config["models"].values()})
+ESTIMATOR_MODULES = sorted({m for spec in config["models"].values() for m in estimator_modules(estimator_definition(spec))})
 for _ in range(POOL["n_workers"] - 1):
     submit("manymodels.experiment:warm_up", **POOL, modules=[*ESTIMATOR_MODULES, "manymodels.fit", "manymodels.score"])
 EXPERIMENT = run_task("manymodels.experiment:check_experiment", **POOL, config=config, config_file=CONFIG_FILE)
@@ -44,11 +46,11 @@ EXPERIMENT = run_task("manymodels.experiment:check_experiment", **POOL, config=c
 TASKS = EXPERIMENT["tasks"]
 TASK = {(t["model"], t["config_id"]): t for t in TASKS}
 FOLDS = EXPERIMENT["folds"]
-DATA_SOURCE = EXPERIMENT["source"]
+SOURCE_FILE = [EXPERIMENT["source_file"]] if EXPERIMENT["source_file"] else []
 VERSIONS = EXPERIMENT["versions"]
-METRICS = metric_specs(config["metrics"])
+METRICS = metric_specs(config["metrics"], config_file=CONFIG_FILE)
 CODE = {stage: code_hash(stage) for stage in STAGE_MODULES}
-DATA = {"features": config["data"]["features"], "label": config["data"]["label"]}
+DATA = {"features": EXPERIMENT["features"], "label": config["data"]["label"]}
 
 
 onstart:
@@ -58,7 +60,8 @@ onstart:
 wildcard_constraints:
     model=r"[A-Za-z][A-Za-z0-9_-]*",
     config_id=r"[0-9a-f]{10}",
-    fold=r"\d+|full",
+    fold=r"\d+|full|all",
+    refit=r"full|all",
     metric=r"[A-Za-z][A-Za-z0-9_]*",
 
 
@@ -70,17 +73,23 @@ def task_of(wildcards):
         raise WorkflowError(f"{wildcards.model}/{wildcards.config_id} is not a configuration of {CONFIG_FILE}")
 
 
-def split_inputs(wildcards):
-    """The prepared data and, for a CV fold (not 'full'), the fold assignment."""
+def split_inputs_for(fold):
+    """The prepared data and what splits it: the CV folds, or for fold 'full' the held-out rows."""
     inputs = {"data": "results/data/data.parquet"}
-    if wildcards.fold != "full":
+    if fold == "full":
+        inputs["folds"] = "results/data/holdout.parquet"
+    elif fold != "all":
         inputs["folds"] = "results/data/folds.parquet"
     return inputs
 
 
+def split_inputs(wildcards):
+    return split_inputs_for(wildcards.fold)
+
+
 def fit_params(wildcards):
     task = task_of(wildcards)
-    return {key: task[key] for key in ("estimator", "kwargs", "params")}
+    return {key: task[key] for key in ("estimator", "kwargs", "fit_kwargs", "params")}
 
 
 def score_files(wildcards=None):
@@ -92,7 +101,11 @@ def score_files(wildcards=None):
 
 
 def plot_files(wildcards=None):
-    return [f"results/plots/{model}/{metric}.png" for model in config["models"] for metric in METRICS]
+    files = [f"results/plots/{model}/{metric}.png" for model in config["models"] for metric in METRICS]
+    files.append("results/plots/cv_scores.png")
+    if config["holdout"] and config["data"]["label"]:
+        files.append("results/plots/test_predictions.png")
+    return files
 
 
 def storage_policy(path):
@@ -101,12 +114,18 @@ def storage_policy(path):
 
 
 def kept_models(wildcards):
-    """With keep_models: best, the chosen configuration of each family, refitted and kept."""
-    if config["keep_models"] != "best":
+    """Models refitted after selection: with a held-out set, the overall winner on every row
+    (fold 'all'); with keep_models: best, each family's chosen configuration (fold 'full')."""
+    if config["keep_models"] != "best" and not config["holdout"]:
         return []
     import json
 
     with checkpoints.select_configurations.get().output[0].open() as fh:
         choices = json.load(fh)
-    return [f"results/models/{model}/{c['chosen']['config_id']}/fold-full.joblib"
-            for model, c in choices.items() if c["chosen"]]
+    files = []
+    if config["keep_models"] == "best":
+        files += [f"results/models/{c['chosen']['model']}/{c['chosen']['config_id']}/fold-full.joblib"
+                  for c in choices["models"].values() if c["chosen"]]
+    if config["holdout"] and choices["overall"]:
+        files.append(f"results/models/{choices['overall']['model']}/{choices['overall']['config_id']}/fold-all.joblib")
+    return files

@@ -1,32 +1,53 @@
-# Prepare the rows used and assign the cross-validation folds once, for every job to read.
+# Prepare the rows used, hold out a test set, and assign the CV folds once, for every job to read.
 
 
 rule prepare_data:
     input:
-        DATA_SOURCE,
+        SOURCE_FILE,
     output:
         data="results/data/data.parquet",
         summary="results/data/summary.json",
     params:
+        source=config["data"]["source"],
         data=DATA,
+        groups=config["data"]["groups"],
         code=CODE["data"],
     log:
         "logs/prepare_data.log",
     run:
-        run_task("manymodels.data:prepare_data", **POOL, source=input[0], **params.data, out_data=output.data,
-                 out_summary=output.summary, log=log[0])
+        run_task("manymodels.data:prepare_data", **POOL, source=params.source, **params.data, groups=params.groups,
+                 out_data=output.data, out_summary=output.summary, log=log[0])
+
+
+rule split_holdout:
+    input:
+        "results/data/data.parquet",
+    output:
+        "results/data/holdout.parquet",
+    params:
+        holdout=config["holdout"],
+        label=config["data"]["label"],
+        code=CODE["data"],
+    log:
+        "logs/split_holdout.log",
+    run:
+        run_task("manymodels.data:split_holdout", **POOL, data=input[0], holdout=params.holdout, label=params.label,
+                 out=output[0], log=log[0])
 
 
 rule assign_folds:
     input:
-        "results/data/data.parquet",
+        data="results/data/data.parquet",
+        holdout="results/data/holdout.parquet",
     output:
         "results/data/folds.parquet",
     params:
         cv=config["cv"],
         label=config["data"]["label"],
+        groups=config["data"]["groups"],
         code=CODE["data"],
     log:
         "logs/assign_folds.log",
     run:
-        run_task("manymodels.data:assign_folds", **POOL, data=input[0], cv=params.cv, label=params.label, out_folds=output[0], log=log[0])
+        run_task("manymodels.data:assign_folds", **POOL, data=input.data, holdout=input.holdout, cv=params.cv,
+                 label=params.label, groups=params.groups, out_folds=output[0], log=log[0])

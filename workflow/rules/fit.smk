@@ -25,20 +25,21 @@ rule fit_model:
 
 
 rule refit_chosen:
-    """With keep_models: best, the chosen configuration refitted on all rows and kept."""
+    """A chosen configuration refitted and kept under results/models/: on every row but the
+    held-out set ('full', keep_models: best) or on every row ('all', the overall winner)."""
     input:
-        data="results/data/data.parquet",
+        unpack(lambda w: split_inputs_for(w.refit)),
     output:
-        model="results/models/{model}/{config_id}/fold-full.joblib",
-        meta="results/models/{model}/{config_id}/fold-full.json",
+        model="results/models/{model}/{config_id}/fold-{refit}.joblib",
+        meta="results/models/{model}/{config_id}/fold-{refit}.json",
     params:
         task=fit_params,
         data=DATA,
         provenance=lambda w: {"code": CODE["fit"], "version": VERSIONS[w.model]},
     log:
-        "logs/refit_chosen/{model}/{config_id}.log",
+        "logs/refit_chosen/{model}/{config_id}/fold-{refit}.log",
     threads: 1
     run:
-        run_task("manymodels.fit:fit_task", **POOL, model=wildcards.model, config_id=wildcards.config_id, fold="full",
-                 **params.task, **params.data, data=input.data, folds=None,
+        run_task("manymodels.fit:fit_task", **POOL, model=wildcards.model, config_id=wildcards.config_id,
+                 fold=wildcards.refit, **params.task, **params.data, data=input.data, folds=input.get("folds"),
                  out_model=output.model, out_meta=output.meta, log=log[0])

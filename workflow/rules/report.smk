@@ -23,6 +23,41 @@ rule plot_metric:
                  spec=params.spec, x=params.x, out=output[0], log=log[0])
 
 
+rule plot_cv_scores:
+    input:
+        "results/scores.parquet",
+    output:
+        report("results/plots/cv_scores.png", caption="../report/plot_cv_scores.rst", category="Selection plots"),
+    params:
+        metric=selection_metric(config),
+        spec=METRICS[selection_metric(config)],
+        code=CODE["plot"],
+    log:
+        "logs/plot/cv_scores.log",
+    run:
+        run_task("manymodels.plots:plot_cv_scores", **POOL, scores=input[0], metric=params.metric, spec=params.spec,
+                 out=output[0], log=log[0])
+
+
+rule plot_test_predictions:
+    input:
+        scores="results/scores.parquet",
+        selection="results/selection.json",
+        data="results/data/data.parquet",
+        holdout="results/data/holdout.parquet",
+    output:
+        report("results/plots/test_predictions.png", caption="../report/plot_test_predictions.rst",
+               category="Held-out test set"),
+    params:
+        data=DATA,
+        code=CODE["plot"],
+    log:
+        "logs/plot/test_predictions.log",
+    run:
+        run_task("manymodels.plots:plot_test_predictions", **POOL, results="results", selection=input.selection,
+                 data=input.data, holdout=input.holdout, **params.data, out=output[0], log=log[0])
+
+
 rule write_report:
     input:
         scores="results/scores.parquet",

@@ -1,0 +1,103 @@
+"""Supervised tournaments: the GridSearchCV oracle, random-search extension, shipped configs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from manymodels.data import TEST, TRAIN
+from manymodels.tasks import config_id, estimator_definition
+from workflow_helpers import REPO, job_counts, make_workflow, planned_jobs, snakemake, write_config
+
+pytestmark = pytest.mark.integration
+
+LOGREG = {
+    "pipeline": [
+        {"name": "scale", "estimator": "sklearn.preprocessing.StandardScaler"},
+        {"name": "clf", "estimator": "sklearn.linear_model.LogisticRegression", "kwargs": {"max_iter": 1000}},
+    ],
+}
+
+
+def iris_config(models):
+    return {
+        "data": {"source": "sklearn:iris", "label": "target"},
+        "cv": {"splitter": "StratifiedKFold", "n_splits": 4, "shuffle": True, "random_state": 3},
+        "models": models,
+        "metrics": {"accuracy": "accuracy", "log_loss": "log_loss"},
+    }
+
+
+def test_mean_cv_scores_equal_grid_search_cv(tmp_path):
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+
+    from manymodels.estimators import make_estimator
+
+    grid = {"clf__C": [0.01, 0.1, 1.0, 10.0], "clf__fit_intercept": [True, False]}
+    root = make_workflow(tmp_path / "wf", iris_config({"logreg": {**LOGREG, "grid": grid}}))
+    snakemake(root)
+    data = pd.read_parquet(root / "results/data/data.parquet")
+    folds = pd.read_parquet(root / "results/data/folds.parquet")
+    splits = [(np.flatnonzero(folds[c] == TRAIN), np.flatnonzero(folds[c] == TEST)) for c in folds]
+    X, y = data.drop(columns="target"), data["target"].to_numpy()
+    search = GridSearchCV(clone(make_estimator(estimator_definition(LOGREG))), grid, cv=splits, scoring="accuracy")
+    search.fit(X, y)
+    expected = pd.DataFrame(search.cv_results_["params"]).assign(mean=search.cv_results_["mean_test_score"])
+    summary = pd.read_parquet(root / "results/summary.parquet")
+    merged = summary.merge(expected, on=list(grid), validate="one_to_one")
+    assert len(merged) == 8
+    np.testing.assert_allclose(merged["accuracy_mean"], merged["mean"], rtol=0, atol=1e-12)
+
+
+def test_raising_n_iter_runs_only_the_new_draws(tmp_path):
+    random = {"n_iter": 3, "random_state": 7, "distributions": {"clf__C": {"loguniform": [0.01, 10]}}}
+    config = iris_config({"logreg": {**LOGREG, "random": random}})
+    root = make_workflow(tmp_path / "wf", config)
+    snakemake(root)
+    before = set(pd.read_parquet(root / "results/scores.parquet")["config_id"])
+    config["models"]["logreg"]["random"]["n_iter"] = 5
+    write_config(root, config)
+    jobs = planned_jobs(root)
+    fitted = {w["config_id"] for rule, w in jobs if rule == "fit_model"}
+    assert len(fitted) == 2 and not fitted & before
+    assert job_counts(jobs)["fit_model"] == 2 * 5  # 4 folds + full, for each new draw
+    assert job_counts(jobs)["score_model"] == 2 * 5
+
+
+def test_unknown_family_parameter_stops_before_any_job(tmp_path):
+    config = iris_config({"logreg": {**LOGREG, "grid": {"clf__Cee": [1.0]}}})
+    root = make_workflow(tmp_path / "wf", config)
+    result = snakemake(root, check=False)
+    assert result.returncode != 0
+    assert "config.yaml: models.logreg.grid.clf__Cee: Pipeline(scale, clf) does not accept parameter 'clf__Cee'" in (
+        result.stdout + result.stderr)
+    assert not (root / "results").exists()
+
+
+@pytest.mark.parametrize("name", ["tournament-classification", "tournament-regression"])
+def test_shipped_tournament_configs_run_end_to_end(tmp_path, name):
+    config = yaml.safe_load((REPO / f"configs/{name}.yaml").read_text())
+    root = make_workflow(tmp_path / "wf", config)
+    snakemake(root)
+    selection = json.loads((root / "results/selection.json").read_text())
+    overall = selection["overall"]
+    assert set(selection["models"]) == set(config["models"]) and overall["model"] in config["models"]
+    assert overall["test"]  # scored on the held-out set
+    final = root / f"results/models/{overall['model']}/{overall['config_id']}/fold-all.joblib"
+    assert final.is_file()
+    held_out = pd.read_parquet(root / "results/data/holdout.parquet")["holdout"]
+    folds = pd.read_parquet(root / "results/data/folds.parquet")
+    assert (folds[held_out] == 0).all().all()  # no CV fold sees the held-out rows
+    report = (root / "results/report.html").read_text()
+    assert "Ranking of the model families" in report and "test_predictions.png" in report and "cv_scores.png" in report
+    scores = pd.read_parquet(root / "results/scores.parquet")
+    assert (scores["status"] == "ok").all()
+    if name == "tournament-classification":
+        svc = scores[scores["model"] == "svc"]
+        assert svc["log_loss"].isna().all() and svc["roc_auc"].notna().all()
+        assert svc["score_error"].str.contains("log_loss: AttributeError").all()
