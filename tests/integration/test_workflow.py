@@ -10,6 +10,7 @@ import shutil
 import pandas as pd
 import pytest
 
+from conftest import TINY_CONFIG
 from manymodels.data import resolve_source
 from manymodels.tasks import config_id
 
@@ -22,26 +23,10 @@ ESTIMATOR = "sklearn.mixture.GaussianMixture"
 
 @pytest.fixture(scope="module")
 def base_config():
-    return {
-        "data": {
-            "source": "penguins.csv",
-            "features": ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"],
-            "label": "species",
-        },
-        "cv": {"splitter": "KFold", "n_splits": 3, "shuffle": True, "random_state": 1},
-        "models": {
-            "gmm": {
-                "estimator": ESTIMATOR,
-                "kwargs": {"n_init": 1, "random_state": 0},
-                "grid": {"n_components": [2, 3], "covariance_type": ["full", "spherical"]},
-            }
-        },
-        "metrics": {
-            "ars": {"function": "sklearn.metrics.adjusted_rand_score", "greater_is_better": True},
-            "bic": {"method": "bic", "greater_is_better": False},
-        },
-        "selection": {"metric": "ars", "simplest": ["n_components"]},
-    }
+    """The tiny experiment, reading penguins from a CSV file in the working directory."""
+    config = copy.deepcopy(TINY_CONFIG)
+    config["data"]["source"] = "penguins.csv"
+    return config
 
 
 @pytest.fixture(scope="module")
