@@ -58,7 +58,7 @@ def tidy_scores(scores: pd.DataFrame, configs: list[dict], metric_names: list[st
     position = {(c["model"], c["config_id"]): i for i, c in enumerate(configs)}
     keys = pd.DataFrame({
         "_config": [position[k] for k in zip(table["model"], table["config_id"])],
-        "_fold": [math.inf if f == "full" else int(f) for f in table["fold"]],
+        "_fold": [int(f) if f.isdigit() else math.inf for f in table["fold"]],
     })
     return table.iloc[keys.sort_values(["_config", "_fold"]).index].reset_index(drop=True)
 
@@ -101,14 +101,16 @@ def metric_value_column(metric: str, spec: dict) -> str:
     return f"{metric}_full" if spec["on"] == "train" else f"{metric}_mean"
 
 
-def choose(summary: pd.DataFrame, *, metrics: dict, selection_metric: str, simplest: list[str]) -> dict:
+def choose(summary: pd.DataFrame, *, metrics: dict, selection_metric: str, simplest: list[str],
+           final_fold: str = "full") -> dict:
     """The best configuration of each model family by each metric, the chosen ones, and the overall winner.
 
     A family's chosen configuration is the simplest (ordered by those ``simplest`` parameters it
     has, ascending) whose CV mean is within one standard error of its best by the selection
     metric; without such parameters, or for an in-sample selection metric, it is the best one.
     The overall winner is the family choice with the best selection value. Each entry carries its
-    held-out test scores (``test``) when the experiment has a held-out set.
+    held-out test scores (``test``) when the experiment has a held-out set, and the path of the
+    model fitted on all training rows (``final_fold``: 'full', or 'stream' for streaming).
     """
     families = {}
     for model, rows in summary.groupby("model", sort=False):
@@ -116,8 +118,8 @@ def choose(summary: pd.DataFrame, *, metrics: dict, selection_metric: str, simpl
         for metric, spec in metrics.items():
             column = metric_value_column(metric, spec)
             ranked = rows.dropna(subset=[column]).sort_values(column, ascending=not spec["greater_is_better"], kind="stable")
-            best[metric] = _describe(ranked.iloc[0], column, metrics) if len(ranked) else None
-        one_se = _one_se(rows, metrics, selection_metric, simplest)
+            best[metric] = _describe(ranked.iloc[0], column, metrics, final_fold) if len(ranked) else None
+        one_se = _one_se(rows, metrics, selection_metric, simplest, final_fold)
         families[model] = {"best": best, "one_se": one_se, "selection_metric": selection_metric,
                            "chosen": one_se or best[selection_metric]}
     candidates = [f["chosen"] for f in families.values() if f["chosen"]]
@@ -126,7 +128,7 @@ def choose(summary: pd.DataFrame, *, metrics: dict, selection_metric: str, simpl
     return {"models": families, "overall": overall, "selection_metric": selection_metric}
 
 
-def _one_se(rows: pd.DataFrame, metrics: dict, metric: str, simplest: list[str]) -> dict | None:
+def _one_se(rows: pd.DataFrame, metrics: dict, metric: str, simplest: list[str], final_fold: str) -> dict | None:
     spec = metrics[metric]
     simplest = [p for p in simplest if p in rows and rows[p].notna().all()]
     if spec["on"] == "train" or not simplest:
@@ -140,7 +142,7 @@ def _one_se(rows: pd.DataFrame, metrics: dict, metric: str, simplest: list[str])
     threshold = sign * top[mean] - (0 if math.isnan(top[sem]) else top[sem])
     within = rows[sign * rows[mean] >= threshold]
     ordered = within.assign(_score=-sign * within[mean]).sort_values([*simplest, "_score"], kind="stable")
-    return _describe(ordered.iloc[0], mean, metrics) | {"threshold": float(sign * threshold)}
+    return _describe(ordered.iloc[0], mean, metrics, final_fold) | {"threshold": float(sign * threshold)}
 
 
 def param_columns(summary: pd.DataFrame) -> list[str]:
@@ -149,7 +151,7 @@ def param_columns(summary: pd.DataFrame) -> list[str]:
     return columns[columns.index("config_id") + 1 : columns.index("n_ok")]
 
 
-def _describe(row: pd.Series, column: str, metrics: dict) -> dict:
+def _describe(row: pd.Series, column: str, metrics: dict, final_fold: str) -> dict:
     params = {k: _plain(row[k]) for k in param_columns(row.to_frame().T)}
     test = {m: _plain(row.get(f"{m}_full")) for m, spec in metrics.items() if spec["on"] == "test"}
     return {
@@ -159,18 +161,23 @@ def _describe(row: pd.Series, column: str, metrics: dict) -> dict:
         "params": {k: v for k, v in params.items() if v is not None},
         "value": float(row[column]),
         "by": column,
-        "model_file": f"fits/{row['model']}/{row['config_id']}/fold-full.joblib",
+        "model_file": f"fits/{row['model']}/{row['config_id']}/fold-{final_fold}.joblib",
     }
 
 
 def _plain(value):
+    if isinstance(value, np.ndarray):  # a list-valued parameter, read back from Parquet
+        return [_plain(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     return None if value is None or _is_nan(value) else value
 
 
-def select_configurations(*, summary: str, metrics: dict, selection_metric: str, simplest: list[str], out: str) -> dict:
+def select_configurations(
+    *, summary: str, metrics: dict, selection_metric: str, simplest: list[str], final_fold: str = "full", out: str
+) -> dict:
     """Write results/selection.json from results/summary.parquet."""
-    choices = choose(pd.read_parquet(summary), metrics=metrics, selection_metric=selection_metric, simplest=simplest)
+    choices = choose(pd.read_parquet(summary), metrics=metrics, selection_metric=selection_metric, simplest=simplest,
+                     final_fold=final_fold)
     write_json(choices, out)
     return choices

@@ -106,7 +106,32 @@ def check_config(config: dict, *, config_file: str) -> list[dict]:
             raise ConfigError(f"{config_file}: {key}.{search}.{param}: also fixed in {key}.kwargs; set it in one place")
         _check_metrics(metrics, est, model=name, config_file=config_file)
     _check_selection(config, config_file=config_file)
+    _check_streaming(config, metrics, points, config_file=config_file)
     return expand_tasks(config["models"], points)
+
+
+def _check_streaming(config: dict, metrics: dict, points: dict, *, config_file: str) -> None:
+    """Streaming runs score by progressive validation only, and need partial_fit and a label."""
+    streaming = bool(config.get("streaming"))
+    for name, spec in metrics.items():
+        if streaming != ("progressive" in spec):
+            raise ConfigError(
+                f"{config_file}: metrics.{name}: " + ("a streaming experiment scores by progressive validation only "
+                "(progressive_loss, null_loss, relative_score)" if streaming else "progressive metrics need a 'streaming' section")
+            )
+    if streaming:
+        for key, bad in (("holdout", config.get("holdout")), ("keep_models", config.get("keep_models") == "best")):
+            if bad:
+                raise ConfigError(f"{config_file}: {key}: not available for a streaming experiment "
+                                  "(progressive validation scores every batch before learning from it)")
+        if not config["data"].get("label"):
+            raise ConfigError(f"{config_file}: data.label: a streaming experiment needs a label")
+        for name, spec in config["models"].items():
+            est = _prototype(spec, key=f"models.{name}", config_file=config_file)
+            learner = est.steps[-1][1] if hasattr(est, "steps") else est
+            if not hasattr(learner, "partial_fit"):
+                raise ConfigError(f"{config_file}: models.{name}: {type(learner).__name__} has no partial_fit, "
+                                  "which streaming needs")
 
 
 def _check_metrics(metrics: dict, est, *, model: str, config_file: str) -> None:
@@ -114,6 +139,8 @@ def _check_metrics(metrics: dict, est, *, model: str, config_file: str) -> None:
         key = f"metrics.{name}"
         if name in RESERVED_COLUMNS:
             raise ConfigError(f"{config_file}: {key}: metric name '{name}' clashes with a score column")
+        if "progressive" in spec:
+            continue
         if "function" in spec:
             func = import_object(spec["function"], key=f"{key}.function", config_file=config_file)
             if not callable(func):
@@ -147,6 +174,6 @@ def metric_specs(metrics: dict, *, config_file: str = "config") -> dict[str, dic
                 raise ConfigError(f"{config_file}: metrics.{name}: '{spec}' is not a built-in metric ({', '.join(BUILTIN_METRICS)})")
             spec = BUILTIN_METRICS[spec]
         full = {"response": "predict", "needs_y": False, **spec}
-        full.setdefault("on", "test" if "function" in spec else "train")
+        full.setdefault("on", "train" if "method" in spec else "test")
         specs[name] = full
     return specs

@@ -12,7 +12,7 @@ from .io import write_json, write_parquet
 
 SKLEARN_DATASETS = {"iris": "load_iris", "wine": "load_wine", "breast_cancer": "load_breast_cancer",
                     "diabetes": "load_diabetes"}
-GENERATORS = ("make_classification", "make_regression")
+GENERATORS = ("make_classification", "make_regression", "logistic_interactions")
 SOURCES_HELP = (
     "'penguins', 'sklearn:<iris|wine|breast_cancer|diabetes>', a .csv/.parquet path, "
     "or {generator: make_classification|make_regression, kwargs: {...}}"
@@ -84,6 +84,10 @@ def _generate(spec: dict):
 
     if spec.get("generator") not in GENERATORS:
         raise ConfigError(f"data.source.generator: {spec.get('generator')!r} is not one of {', '.join(GENERATORS)}")
+    if spec["generator"] == "logistic_interactions":  # reference 001's data; see streaming.py
+        from .streaming import logistic_chunks
+
+        return pd.concat(list(logistic_chunks(**spec.get("kwargs", {}))), ignore_index=True)
     kwargs = {"random_state": 0, **spec.get("kwargs", {})}  # seeded unless the config says otherwise
     try:
         X, y = getattr(sklearn.datasets, spec["generator"])(**kwargs)
@@ -97,6 +101,10 @@ def _generate(spec: dict):
 def source_columns(source) -> list[str]:
     """Column names of a source; a file's header is read without loading its rows."""
     path = source_file(source)
+    if isinstance(source, dict) and source.get("generator") == "logistic_interactions":
+        from .streaming import GENERATED_COLUMNS
+
+        return list(GENERATED_COLUMNS)
     if path is None:
         return list(load_source(source).columns)
     try:

@@ -24,6 +24,10 @@ BUILTIN_METRICS = {
     "r2": {"function": "sklearn.metrics.r2_score", "greater_is_better": True},
     "rmse": {"function": "manymodels.metrics.rmse", "greater_is_better": False},
     "mae": {"function": "sklearn.metrics.mean_absolute_error", "greater_is_better": False},
+    # streaming (progressive validation, computed while learning; see manymodels.streaming)
+    "progressive_loss": {"progressive": "model", "greater_is_better": False},
+    "null_loss": {"progressive": "null", "greater_is_better": False},
+    "relative_score": {"progressive": "relative", "greater_is_better": True},
     # clustering against reference labels
     "ars": {"function": "sklearn.metrics.adjusted_rand_score", "greater_is_better": True},
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .aggregate import metric_value_column, param_columns
@@ -24,9 +25,13 @@ def x_parameter(summary: pd.DataFrame, preferred: str | None = None) -> str:
 def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | None, out: str) -> None:
     """Plot one metric of one model family against a hyperparameter and save a PNG."""
     table = pd.read_parquet(summary)
-    table = table[table["model"] == model]
+    table = table[table["model"] == model].copy()
+    for column in param_columns(table):  # list-valued parameters (e.g. feature subsets) as labels
+        if table[column].map(lambda v: isinstance(v, (list, np.ndarray))).any():
+            table[column] = table[column].map(lambda v: "[" + ", ".join(map(str, v)) + "]" if v is not None else v)
     x = x_parameter(table, x)
-    others = [p for p in param_columns(table) if p != x and table[p].notna().any()]
+    # One line per combination of the parameters that vary (constant ones would only clutter the legend).
+    others = [p for p in param_columns(table) if p != x and table[p].nunique(dropna=True) > 1]
     column = metric_value_column(metric, spec)
     in_sample = spec["on"] == "train"
     fig = _figure()
@@ -39,7 +44,15 @@ def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | N
         yerr = None if in_sample else rows[f"{metric}_sem"]
         ax.errorbar(rows[x].astype(str) if not pd.api.types.is_numeric_dtype(rows[x]) else rows[x],
                     rows[column], yerr=yerr, marker="o", markersize=3, capsize=2, label=label)
-    where = "in-sample, fit on all rows" if in_sample else "mean over CV folds, bars: standard error"
+    if in_sample:
+        where = "in-sample, fit on all rows"
+    elif "progressive" in spec:
+        where = "progressive validation"
+    else:
+        where = "mean over CV folds, bars: standard error"
+    values = pd.to_numeric(table[x], errors="coerce")
+    if values.notna().all() and (values > 0).all() and values.max() / values.min() >= 100:
+        ax.set_xscale("log")  # a range over decades, such as a regularisation strength
     direction = "higher is better" if spec["greater_is_better"] else "lower is better"
     ax.set_title(f"{model}: {metric} vs {x} ({where})")
     ax.set_xlabel(x)

@@ -15,8 +15,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 # The modules each stage's task runs (io holds the shared readers and writers).
 STAGE_MODULES = {
-    "data": ["data.py", "io.py"],
-    "fit": ["fit.py", "estimators.py", "io.py", "tasks.py"],
+    "data": ["data.py", "streaming.py", "io.py"],
+    "fit": ["fit.py", "streaming.py", "hashing.py", "estimators.py", "io.py", "tasks.py"],
     "score": ["score.py", "metrics.py", "io.py"],
     "aggregate": ["aggregate.py", "score.py", "io.py"],
     "plot": ["plots.py", "aggregate.py", "store.py", "score.py", "io.py"],

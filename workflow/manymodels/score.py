@@ -89,12 +89,17 @@ def score_task(
 
     meta = read_json(fit_meta)
     start = time.perf_counter()
-    X_train, y_train, X_test, y_test = load_split(
-        data=data, folds=folds, fold=meta["fold"], features=features, label=label
-    )
     values = {name: math.nan for name in metrics}
     problems = []
-    if meta["status"] == "ok":
+    if "progressive" in meta:  # a streaming fit scored itself while it learnt
+        X_test = ()
+        if meta["status"] == "ok":
+            values.update({name: meta["progressive"][spec["progressive"]] for name, spec in metrics.items()})
+    else:
+        X_train, y_train, X_test, y_test = load_split(
+            data=data, folds=folds, fold=meta["fold"], features=features, label=label
+        )
+    if meta["status"] == "ok" and "progressive" not in meta:
         est = joblib.load(fit_model)
         for name, spec in metrics.items():
             X, y = (X_test, y_test) if spec["on"] == "test" else (X_train, y_train)

@@ -29,9 +29,11 @@ checkpoint select_configurations:
         metrics=METRICS,
         selection_metric=selection_metric(config),
         simplest=config["selection"]["simplest"],
+        final_fold="stream" if STREAMING else "full",
         code=CODE["aggregate"],
     log:
         "logs/select_configurations.log",
     run:
         run_task("manymodels.aggregate:select_configurations", **POOL, summary=input[0], metrics=params.metrics,
-                 selection_metric=params.selection_metric, simplest=params.simplest, out=output[0], log=log[0])
+                 selection_metric=params.selection_metric, simplest=params.simplest, final_fold=params.final_fold,
+                 out=output[0], log=log[0])

@@ -49,6 +49,13 @@ FOLDS = EXPERIMENT["folds"]
 SOURCE_FILE = [EXPERIMENT["source_file"]] if EXPERIMENT["source_file"] else []
 VERSIONS = EXPERIMENT["versions"]
 METRICS = metric_specs(config["metrics"], config_file=CONFIG_FILE)
+
+# Streaming (out-of-core) experiments: one task per configuration, learnt from the data file in
+# batches; fold 'stream' stands for the whole stream.
+STREAMING = {"drop_fraction": 0.7, "loss": "log_loss", "classes": [0, 1], **config["streaming"]} if config["streaming"] else None
+GENERATED_STREAM = isinstance(config["data"]["source"], dict) and config["data"]["source"]["generator"] == "logistic_interactions"
+STREAM_DATA = "results/data/stream.parquet" if GENERATED_STREAM else EXPERIMENT["source_file"]
+TASK_FOLDS = ["stream"] if STREAMING else FOLDS + ["full"]
 CODE = {stage: code_hash(stage) for stage in STAGE_MODULES}
 DATA = {"features": EXPERIMENT["features"], "label": config["data"]["label"]}
 
@@ -60,7 +67,7 @@ onstart:
 wildcard_constraints:
     model=r"[A-Za-z][A-Za-z0-9_-]*",
     config_id=r"[0-9a-f]{10}",
-    fold=r"\d+|full|all",
+    fold=r"\d+|full|all|stream",
     refit=r"full|all",
     metric=r"[A-Za-z][A-Za-z0-9_]*",
 
@@ -75,6 +82,8 @@ def task_of(wildcards):
 
 def split_inputs_for(fold):
     """The prepared data and what splits it: the CV folds, or for fold 'full' the held-out rows."""
+    if fold == "stream":
+        return {"data": STREAM_DATA}
     inputs = {"data": "results/data/data.parquet"}
     if fold == "full":
         inputs["folds"] = "results/data/holdout.parquet"
@@ -92,11 +101,16 @@ def fit_params(wildcards):
     return {key: task[key] for key in ("estimator", "kwargs", "fit_kwargs", "params")}
 
 
+def fit_function(fold):
+    """The package function that fits a task: batch learning, or streaming for fold 'stream'."""
+    return "manymodels.streaming:fit_stream_task" if fold == "stream" else "manymodels.fit:fit_task"
+
+
 def score_files(wildcards=None):
     return [
         f"results/scores/{t['model']}/{t['config_id']}/fold-{fold}.parquet"
         for t in TASKS
-        for fold in FOLDS + ["full"]
+        for fold in TASK_FOLDS
     ]
 
 

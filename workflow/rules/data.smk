@@ -1,4 +1,39 @@
 # Prepare the rows used, hold out a test set, and assign the CV folds once, for every job to read.
+# A streaming experiment reads its data file in batches instead (and generates it, if asked to).
+
+
+if STREAMING and GENERATED_STREAM:
+
+    rule generate_stream_data:
+        output:
+            "results/data/stream.parquet",
+        params:
+            kwargs=config["data"]["source"].get("kwargs", {}),
+            code=CODE["data"],
+        log:
+            "logs/generate_stream_data.log",
+        run:
+            run_task("manymodels.streaming:generate_logistic_interactions", **POOL, **params.kwargs, out=output[0],
+                     log=log[0])
+
+
+if STREAMING:
+
+    ruleorder: describe_stream > prepare_data
+
+    rule describe_stream:
+        input:
+            STREAM_DATA,
+        output:
+            "results/data/summary.json",
+        params:
+            data=DATA,
+            code=CODE["data"],
+        log:
+            "logs/describe_stream.log",
+        run:
+            run_task("manymodels.streaming:describe_stream", **POOL, data=input[0], **params.data,
+                     out_summary=output[0], log=log[0])
 
 
 rule prepare_data:

@@ -13,15 +13,16 @@ rule fit_model:
         data=DATA,
         # What the fit depends on besides its inputs: the package code it runs, the estimator's version.
         provenance=lambda w: {"code": CODE["fit"], "version": VERSIONS[w.model]},
+        streaming=lambda w: {"streaming": STREAMING} if w.fold == "stream" else {},
     log:
         "logs/fit/{model}/{config_id}/fold-{fold}.log",
     threads: 1
     resources:
         mem_mb=1000,
     run:
-        run_task("manymodels.fit:fit_task", **POOL, model=wildcards.model, config_id=wildcards.config_id, fold=wildcards.fold,
-                 **params.task, **params.data, data=input.data, folds=input.get("folds"),
-                 out_model=output.model, out_meta=output.meta, log=log[0])
+        run_task(fit_function(wildcards.fold), **POOL, model=wildcards.model, config_id=wildcards.config_id,
+                 fold=wildcards.fold, **params.task, **params.data, **params.streaming, data=input.data,
+                 folds=input.get("folds"), out_model=output.model, out_meta=output.meta, log=log[0])
 
 
 rule refit_chosen:
