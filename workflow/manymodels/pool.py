@@ -9,6 +9,7 @@ task runs in one of ``n_workers`` long-lived processes that imported everything 
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 import time
 import traceback
@@ -50,6 +51,7 @@ def submit(func, /, *, n_workers: int, in_process: bool = False, log: str | None
     its own (a cluster job), where a pool would only add a second import.
     """
     if in_process:
+        _limit_native_threads()
         future: Future = Future()
         try:
             future.set_result(call_logged(func, log, kwargs))
@@ -57,6 +59,25 @@ def submit(func, /, *, n_workers: int, in_process: bool = False, log: str | None
             future.set_exception(exc)
         return future
     return get_executor(n_workers).submit(call_logged, func, log, kwargs)
+
+
+_native_threads_limited = False
+
+
+def _limit_native_threads() -> None:
+    """Cap BLAS and OpenMP at one thread in this process, as in every pool worker.
+
+    A cluster job runs its tasks in its own process, one task per core it was given.
+    """
+    global _native_threads_limited
+    with _lock:
+        if _native_threads_limited:
+            return
+        os.environ.update(SINGLE_THREADED)  # for the libraries loaded from now on
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1)  # for those already loaded
+        _native_threads_limited = True
 
 
 def run_task(func, /, **options):

@@ -16,6 +16,7 @@ from manymodels.locks import MARKER as RUN_MARKER, remove_stale_locks
 from manymodels.pool import run_task, submit
 from manymodels.provenance import STAGE_MODULES, code_hash
 from manymodels.runtime import on_start
+from manymodels.cluster import adapt_cluster_execution
 
 CONFIG_FILE = (workflow.configfiles or ["config.yaml"])[-1]
 
@@ -30,12 +31,15 @@ if workflow.is_main_process and remove_stale_locks():
 # Tasks run in a pool of warm worker processes, one per core, owned by the Snakemake process
 # (profiles/default sets --force-use-threads, so `run:` jobs are threads that hand their task
 # over). Rules name task functions as strings: only the workers import scikit-learn and pandas.
-# A cluster job has a fresh process of its own: it runs its task there instead.
+# A cluster job has a fresh process of its own: it runs its task there instead (a group job all
+# of its tasks, one process per submission: see manymodels.cluster). On a cluster the main process
+# runs no task: --local-cores (1 in profiles/slurm) keeps its pool small on the login node.
+adapt_cluster_execution(workflow)
 try:
     _cores = workflow.cores
 except WorkflowError:  # e.g. a dry run without --cores
     _cores = 1
-POOL = {"n_workers": _cores, "in_process": not workflow.is_main_process}
+POOL = {"n_workers": min(_cores, workflow.resource_settings.local_cores or _cores), "in_process": not workflow.is_main_process}
 
 # Warm every worker while one of them checks the config against the estimators and the data.
 ESTIMATOR_MODULES = sorted({m for spec in config["models"].values() for m in estimator_modules(estimator_definition(spec))})

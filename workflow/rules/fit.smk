@@ -18,7 +18,9 @@ rule fit_model:
         "logs/fit/{model}/{config_id}/fold-{fold}.log",
     threads: 1
     resources:
-        mem_mb=1000,
+        # Cluster requests (profiles/slurm); a retry after running out of memory or time asks for more.
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
     run:
         run_task(fit_function(wildcards.fold), **POOL, model=wildcards.model, config_id=wildcards.config_id,
                  fold=wildcards.fold, **params.task, **params.data, **params.streaming, data=input.data,

@@ -16,6 +16,9 @@ rule score_model:
     log:
         "logs/score/{model}/{config_id}/fold-{fold}.log",
     threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
     run:
         run_task("manymodels.score:score_task", **POOL, metrics=params.metrics, **params.data, data=input.data,
                  folds=input.get("folds"), fit_model=input.model, fit_meta=input.meta,

@@ -1,0 +1,116 @@
+"""The workflow on a real Slurm (`snakemake --profile profiles/slurm`) gives what a local run gives.
+
+Each test starts (or reuses) the single-node Slurm of scripts/slurm/up; where Slurm cannot be
+installed or started they fail with the reason. A run goes through sbatch, the slurm executor
+plugin and srun exactly as on a cluster; only the status check uses squeue (no slurmdbd here).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from slurm_helpers import (SlurmUnavailable, cancel_jobs, default_experiment, snakemake_on_slurm, start_slurm,
+                           stop_slurm, submitted_jobs)
+
+# The integration tests' helpers (make_workflow, snakemake, comparable) serve here too.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from workflow_helpers import comparable, make_workflow, snakemake  # noqa: E402
+
+pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm_cluster")]
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    """A running single-node Slurm; one that these tests started is stopped after them.
+
+    Where Slurm cannot be installed or started the tests fail (never skip), saying why.
+    """
+    started, problem = False, None
+    try:
+        started = start_slurm()
+    except SlurmUnavailable as exc:
+        problem = str(exc)
+    if problem:
+        pytest.fail(f"no Slurm for the Slurm tests: {problem}", pytrace=False)
+    yield
+    cancel_jobs()
+    if started:
+        stop_slurm()
+
+# The default experiment on a small grid: 6 configurations x (3 folds + full) = 24 (fit, score)
+# pairs, two of the configurations failing (more components than rows) as they do locally.
+SMALL_GRID = {"grid": {"n_components": [2, 3, 400], "covariance_type": ["full", "spherical"]}}
+PAIRS_PER_SUBMISSION = 12
+
+
+def small_default_experiment() -> dict:
+    config = default_experiment(cv={"n_splits": 3})
+    config["models"]["gmm"].update(SMALL_GRID)
+    return config
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    root = make_workflow(tmp_path_factory.mktemp("local") / "wf", small_default_experiment())
+    snakemake(root, cores=2)
+    return root
+
+
+def test_default_experiment_on_slurm_gives_the_local_scores(tmp_path, local_run):
+    root = make_workflow(tmp_path / "wf", small_default_experiment())
+    result = snakemake_on_slurm(root, "--group-components", f"fit_score={PAIRS_PER_SUBMISSION}",
+                                "--slurm-keep-successful-logs")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-8000:]
+
+    scores = pd.read_parquet(root / "results/scores.parquet")
+    pd.testing.assert_frame_equal(comparable(scores), comparable(pd.read_parquet(local_run / "results/scores.parquet")))
+    failed = scores[scores["n_components"] == 400]
+    assert len(failed) == 8 and (failed["status"] == "failed").all() and failed["error"].str.contains("n_components").all()
+    assert (root / "results/report.html").exists()
+
+    # 24 pairs, 12 per submission: two grouped submissions, each run on the node by one
+    # Snakemake process (the one sbatch starts, plus the one it starts with srun), not one per task.
+    submitted = submitted_jobs(output)
+    groups = [name for name in submitted if name.startswith("group_fit_score")]
+    assert len(groups) == 2, submitted
+    assert not any(name in ("rule_fit_model", "rule_score_model") for name in submitted), submitted
+    for log in (root / ".snakemake/slurm_logs").glob("group_fit_score*/*.log"):
+        assert log.read_text().count("Command: ") == 2, log
+
+
+def test_failing_task_on_slurm_is_reported_like_a_local_failure(tmp_path):
+    """A task that raises (not a fit: those become rows) fails the run and names its log."""
+    config = default_experiment(cv={"n_splits": 2})
+    config["models"]["gmm"]["grid"] = {"n_components": [2], "covariance_type": ["diag"]}
+    local = make_workflow(tmp_path / "local", config)
+    # Scoring fold 0 fails the way a full disk would: the task raises.
+    with open(local / "workflow/manymodels/score.py", "a") as fh:
+        fh.write(
+            "\n\n_score_task = score_task\n\n\n"
+            "def score_task(**kwargs):\n"
+            "    if str(kwargs.get('out_scores', '')).endswith('fold-0.parquet'):\n"
+            "        raise OSError('injected failure: no space left on device')\n"
+            "    return _score_task(**kwargs)\n"
+        )
+    # The data is prepared locally, so only the grouped fit/score submission goes through Slurm.
+    snakemake(local, "--omit-from", "fit_model")
+    on_slurm = tmp_path / "slurm"
+    shutil.copytree(local, on_slurm, symlinks=True)
+
+    expected = snakemake(local, check=False)
+    result = snakemake_on_slurm(on_slurm, "--retries", "0")
+    for root, run in ((local, expected), (on_slurm, result)):
+        output = run.stdout + run.stderr
+        assert run.returncode != 0, output[-8000:]
+        assert "injected failure: no space left on device" in output, output[-8000:]
+        log = next(root.glob("logs/score/gmm/*/fold-0.log"))
+        assert str(log.relative_to(root)) in output
+        assert "OSError: injected failure" in log.read_text()
+        assert not (root / "results/scores.parquet").exists()
+    assert "Error in group fit_score" in result.stdout + result.stderr
