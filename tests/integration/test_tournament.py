@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from manymodels.data import TEST, TRAIN
-from manymodels.tasks import config_id, estimator_definition
+from manymodels.tasks import estimator_definition
 from workflow_helpers import REPO, job_counts, make_workflow, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from conftest import TINY_CONFIG
 from manymodels.data import resolve_source
 from manymodels.tasks import config_id
 
-from workflow_helpers import comparable, copy_run, job_counts, make_workflow, planned_jobs, snakemake, write_config
+from workflow_helpers import copy_run, job_counts, make_workflow, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.integration
 

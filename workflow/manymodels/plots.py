@@ -110,7 +110,6 @@ def plot_cv_scores(*, scores: str, metric: str, spec: dict, out: str) -> None:
 def plot_test_predictions(*, results: str, selection: str, data: str, holdout: str, features: list[str],
                           label: str, out: str) -> str:
     """The overall winner on the held-out set: a confusion matrix (classes) or predicted vs true (numbers)."""
-    import numpy as np
 
     from .io import read_json
     from .store import Results
