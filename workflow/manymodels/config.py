@@ -82,11 +82,11 @@ def family_points(spec: dict, *, key: str) -> list[dict]:
 
 def check_config(config: dict, *, config_file: str) -> list[dict]:
     """Check a schema-valid config; return the task table (one record per configuration)."""
-    points = {}
+    points, prototypes = {}, {}
     metrics = metric_specs(config["metrics"], config_file=config_file)
     for name, spec in config["models"].items():
         key = f"models.{name}"
-        est = _prototype(spec, key=key, config_file=config_file)
+        est = prototypes[name] = _prototype(spec, key=key, config_file=config_file)
         points[name] = family_points(spec, key=f"{config_file}: {key}")
         accepted = set(est.get_params(deep=True))
         search = "grid" if "grid" in spec else "random.distributions"
@@ -106,11 +106,18 @@ def check_config(config: dict, *, config_file: str) -> list[dict]:
             raise ConfigError(f"{config_file}: {key}.{search}.{param}: also fixed in {key}.kwargs; set it in one place")
         _check_metrics(metrics, est, model=name, config_file=config_file)
     _check_selection(config, config_file=config_file)
-    _check_streaming(config, metrics, points, config_file=config_file)
+    _check_streaming(config, metrics, prototypes, config_file=config_file)
     return expand_tasks(config["models"], points)
 
 
-def _check_streaming(config: dict, metrics: dict, points: dict, *, config_file: str) -> None:
+def streaming_settings(config: dict) -> dict | None:
+    """The config's streaming section with its defaults filled in; None for batch learning."""
+    if not config.get("streaming"):
+        return None
+    return {"drop_fraction": 0.7, "loss": "log_loss", "classes": [0, 1], **config["streaming"]}
+
+
+def _check_streaming(config: dict, metrics: dict, prototypes: dict, *, config_file: str) -> None:
     """Streaming runs score by progressive validation only, and need partial_fit and a label."""
     streaming = bool(config.get("streaming"))
     for name, spec in metrics.items():
@@ -126,8 +133,7 @@ def _check_streaming(config: dict, metrics: dict, points: dict, *, config_file: 
                                   "(progressive validation scores every batch before learning from it)")
         if not config["data"].get("label"):
             raise ConfigError(f"{config_file}: data.label: a streaming experiment needs a label")
-        for name, spec in config["models"].items():
-            est = _prototype(spec, key=f"models.{name}", config_file=config_file)
+        for name, est in prototypes.items():
             learner = est.steps[-1][1] if hasattr(est, "steps") else est
             if not hasattr(learner, "partial_fit"):
                 raise ConfigError(f"{config_file}: models.{name}: {type(learner).__name__} has no partial_fit, "

@@ -9,7 +9,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from manymodels import ConfigError
-from manymodels.config import describe_schema_error, metric_specs, selection_metric
+from manymodels.config import describe_schema_error, metric_specs, selection_metric, streaming_settings
 from manymodels.estimators import estimator_modules
 from manymodels.tasks import estimator_definition
 from manymodels.locks import MARKER as RUN_MARKER, remove_stale_locks
@@ -56,7 +56,7 @@ METRICS = metric_specs(config["metrics"], config_file=CONFIG_FILE)
 
 # Streaming (out-of-core) experiments: one task per configuration, learnt from the data file in
 # batches; fold 'stream' stands for the whole stream.
-STREAMING = {"drop_fraction": 0.7, "loss": "log_loss", "classes": [0, 1], **config["streaming"]} if config["streaming"] else None
+STREAMING = streaming_settings(config)
 GENERATED_STREAM = isinstance(config["data"]["source"], dict) and config["data"]["source"]["generator"] == "logistic_interactions"
 STREAM_DATA = "results/data/stream.parquet" if GENERATED_STREAM else EXPERIMENT["source_file"]
 TASK_FOLDS = ["stream"] if STREAMING else FOLDS + ["full"]
@@ -103,6 +103,11 @@ def split_inputs(wildcards):
 def fit_params(wildcards):
     task = task_of(wildcards)
     return {key: task[key] for key in ("estimator", "kwargs", "fit_kwargs", "params")}
+
+
+def fit_provenance(wildcards):
+    """What a fit depends on besides its inputs: the package code it runs, the estimator's version."""
+    return {"code": CODE["fit"], "version": VERSIONS[wildcards.model]}
 
 
 def fit_function(fold):

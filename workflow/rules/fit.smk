@@ -11,8 +11,7 @@ rule fit_model:
     params:
         task=fit_params,
         data=DATA,
-        # What the fit depends on besides its inputs: the package code it runs, the estimator's version.
-        provenance=lambda w: {"code": CODE["fit"], "version": VERSIONS[w.model]},
+        provenance=fit_provenance,
         streaming=lambda w: {"streaming": STREAMING} if w.fold == "stream" else {},
     log:
         "logs/fit/{model}/{config_id}/fold-{fold}.log",
@@ -38,7 +37,7 @@ rule refit_chosen:
     params:
         task=fit_params,
         data=DATA,
-        provenance=lambda w: {"code": CODE["fit"], "version": VERSIONS[w.model]},
+        provenance=fit_provenance,
     log:
         "logs/refit_chosen/{model}/{config_id}/fold-{refit}.log",
     threads: 1
