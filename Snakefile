@@ -9,19 +9,29 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
-include: "workflow/rules/common.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/fit.smk"
-include: "workflow/rules/score.smk"
-include: "workflow/rules/aggregate.smk"
-include: "workflow/rules/report.smk"
+# A plain rerun with nothing changed since the last successful run is answered from that run's
+# record, without building the DAG of every fit and score job (see manymodels/uptodate.py).
+include: "workflow/rules/uptodate.smk"
 
 
-rule all:
-    input:
-        "results/scores.parquet",
-        "results/summary.parquet",
-        "results/selection.json",
-        "results/report.html",
-        kept_models,
-    default_target: True
+if UNCHANGED_TARGETS:
+
+    rule all:
+        input:
+            UNCHANGED_TARGETS,
+        default_target: True
+
+else:
+
+    include: "workflow/rules/common.smk"
+    include: "workflow/rules/data.smk"
+    include: "workflow/rules/fit.smk"
+    include: "workflow/rules/score.smk"
+    include: "workflow/rules/aggregate.smk"
+    include: "workflow/rules/report.smk"
+
+    rule all:
+        input:
+            FINAL_TARGETS,
+            kept_models,
+        default_target: True

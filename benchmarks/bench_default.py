@@ -106,7 +106,7 @@ def run_workflow(config_path: Path, cores: int, workdir: Path) -> tuple[float, i
 
 
 def load_data(config: dict):
-    """Features and label columns of the source, complete cases only: (X, y)."""
+    """Features (a DataFrame) and label (an array) of the source, complete cases only: (X, y)."""
     import pandas as pd
 
     data = config["data"]
@@ -121,7 +121,8 @@ def load_data(config: dict):
     else:
         frame = pd.read_parquet(source, columns=columns)
     frame = frame.dropna().reset_index(drop=True)
-    X = frame[data["features"]].to_numpy(dtype=float)
+    # A DataFrame, as the workflow fits on: the same memory layout gives the same floating point.
+    X = frame[data["features"]].astype(float)
     y = frame[data["label"]].to_numpy() if data.get("label") else None
     return X, y
 
@@ -215,7 +216,8 @@ def baseline(config_path: str, cores: int, out: str) -> None:
     tasks = [(c, name, train, test) for c in configs for name, train, test in folds]
     with parallel_config(backend="loky", inner_max_num_threads=1):
         results = Parallel(n_jobs=cores)(
-            delayed(fit_and_score)(c["estimator"], c["options"], metrics, X[train], pick(train), X[test], pick(test))
+            delayed(fit_and_score)(c["estimator"], c["options"], metrics, X.iloc[train], pick(train), X.iloc[test],
+                                   pick(test))
             for c, name, train, test in tasks
         )
     rows = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import shutil
 
 import pandas as pd
@@ -85,6 +86,30 @@ def test_snakemake_report_collects_the_plots(rerun):
 def test_unchanged_rerun_schedules_nothing(rerun):
     root, _ = rerun
     assert planned_jobs(root) == []
+    # The shortcut answered that; Snakemake's own DAG agrees.
+    out = snakemake(root, "--dry-run", env={**os.environ, "MANYMODELS_NO_SHORTCUT": "1"})
+    assert SHORTCUT not in out.stderr and "Nothing to be done" in out.stdout + out.stderr
+
+
+SHORTCUT = "Nothing changed since the last successful run"
+
+
+def test_unchanged_rerun_is_answered_without_the_dag(rerun):
+    root, _ = rerun
+    out = snakemake(root)
+    assert SHORTCUT in out.stderr and "Nothing to be done" in out.stderr
+
+
+def test_the_shortcut_defers_to_snakemake_after_any_change(rerun):
+    root, _ = rerun
+    removed = root / "results/scores.parquet"
+    removed.unlink()
+    counts = job_counts(planned_jobs(root))
+    assert counts["aggregate_scores"] == 1 and counts["score_model"] == 0 and counts["fit_model"] == 0
+    assert SHORTCUT not in snakemake(root).stderr and removed.exists()
+    assert SHORTCUT in snakemake(root).stderr  # the run that repaired it left a new record
+    out = snakemake(root, "--forcerun", "aggregate_scores")
+    assert SHORTCUT not in out.stderr and "aggregate_scores" in out.stderr
 
 
 def test_added_grid_values_schedule_only_their_jobs(rerun):

@@ -1,9 +1,7 @@
 # Config checking, the task table and input functions. Everything here runs when the workflow is
 # parsed, so a bad config or data file stops the run before any job starts.
 
-import sys
-
-sys.path.insert(0, str(Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parent))
+import json
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -65,7 +63,14 @@ DATA = {"features": EXPERIMENT["features"], "label": config["data"]["label"]}
 
 
 onstart:
+    forget()  # results are about to change: no shortcut until this run has succeeded
     on_start(workflow)
+
+
+onsuccess:
+    if workflow.is_main_process and plain_invocation(sys.argv[1:]):
+        with open("results/selection.json") as fh:
+            record(RUN_FINGERPRINT, targets=[*FINAL_TARGETS, *kept_model_files(json.load(fh))])
 
 
 wildcard_constraints:
@@ -136,15 +141,10 @@ def storage_policy(path):
     return path if config["keep_models"] == "all" else temp(path)
 
 
-def kept_models(wildcards):
-    """Models refitted after selection: with a held-out set, the overall winner on every row
-    (fold 'all'); with keep_models: best, each family's chosen configuration (fold 'full')."""
-    if config["keep_models"] != "best" and not config["holdout"]:
-        return []
-    import json
-
-    with checkpoints.select_configurations.get().output[0].open() as fh:
-        choices = json.load(fh)
+def kept_model_files(choices):
+    """Models refitted after selection (``choices``: results/selection.json): with a held-out set,
+    the overall winner on every row (fold 'all'); with keep_models: best, each family's chosen
+    configuration (fold 'full')."""
     files = []
     if config["keep_models"] == "best":
         files += [f"results/models/{c['chosen']['model']}/{c['chosen']['config_id']}/fold-full.joblib"
@@ -152,3 +152,11 @@ def kept_models(wildcards):
     if config["holdout"] and choices["overall"]:
         files.append(f"results/models/{choices['overall']['model']}/{choices['overall']['config_id']}/fold-all.joblib")
     return files
+
+
+def kept_models(wildcards):
+    """The kept refits, known once the selection checkpoint has run."""
+    if config["keep_models"] != "best" and not config["holdout"]:
+        return []
+    with checkpoints.select_configurations.get().output[0].open() as fh:
+        return kept_model_files(json.load(fh))

@@ -1,0 +1,97 @@
+import os
+
+import pytest
+
+from manymodels import uptodate
+from manymodels.uptodate import RECORD, fingerprint, forget, plain_invocation, record, unchanged_targets
+
+PLAIN = ["--cores", "2", "--configfile", "a.yaml", "b.yaml", "--config", "x=1", "y=2", "-q", "-p", "all"]
+
+
+@pytest.mark.parametrize("argv", [[], ["--cores", "2"], ["-c2"], ["--cores=4", "-n"], PLAIN,
+                                  ["--profile", "profiles/slurm", "--dry-run"], ["-j", "all"]])
+def test_plain_invocations(argv):
+    assert plain_invocation(argv)
+
+
+@pytest.mark.parametrize("argv", [["results/scores.parquet"], ["--cores", "2", "results/report.html"],
+                                  ["-R", "fit_model"], ["--forcerun", "score_model"], ["-F"], ["--forceall"],
+                                  ["--touch"], ["--report", "r.html"], ["--summary"], ["--list-changes", "params"],
+                                  ["--until", "aggregate_scores"], ["--delete-all-output"], ["-n", "--unlock"],
+                                  ["--cores", "2", "--omit-from", "fit_model"], ["--rerun-triggers", "mtime"]])
+def test_anything_else_is_not_plain(argv):
+    assert not plain_invocation(argv)
+
+
+@pytest.fixture
+def finished_run(tmp_path, monkeypatch):
+    """A working directory with a Snakefile, workflow code, a data file and recorded results."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MANYMODELS_NO_SHORTCUT", raising=False)
+    (tmp_path / "workflow" / "manymodels").mkdir(parents=True)
+    (tmp_path / "workflow" / "manymodels" / "fit.py").write_text("FIT = 1\n")
+    snakefile = tmp_path / "Snakefile"
+    snakefile.write_text("rule all:\n")
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "results" / "scores" / "m").mkdir(parents=True)
+    (tmp_path / "results" / "scores" / "m" / "fold-0.parquet").write_bytes(b"x")
+    (tmp_path / "results" / "report.html").write_text("<html/>")
+    state = {"config": {"models": {"m": {"grid": {"k": [1, 2]}}}}, "snakefile": snakefile, "data_file": "data.csv"}
+    record(fingerprint(**state), targets=["results/report.html"])
+    return tmp_path, state
+
+
+def test_nothing_changed_gives_the_recorded_targets(finished_run):
+    _, state = finished_run
+    assert unchanged_targets(fingerprint(**state), argv=["--cores", "2"]) == ["results/report.html"]
+
+
+def bump_mtime(path):
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+
+@pytest.mark.parametrize("change", [
+    "touch a result", "remove a result", "add a result", "edit the config", "edit the package",
+    "edit the Snakefile", "touch the data", "a command with a target", "an incomplete job", "opt out", "no record",
+])
+def test_any_change_leaves_the_decision_to_snakemake(finished_run, change, monkeypatch):
+    root, state = finished_run
+    argv = ["--cores", "2"]
+    if change == "touch a result":
+        bump_mtime(root / "results" / "scores" / "m" / "fold-0.parquet")
+    elif change == "remove a result":
+        (root / "results" / "scores" / "m" / "fold-0.parquet").unlink()
+    elif change == "add a result":
+        (root / "results" / "scores" / "m" / "fold-1.parquet").write_bytes(b"y")
+    elif change == "edit the config":
+        state["config"]["models"]["m"]["grid"]["k"].append(3)
+    elif change == "edit the package":
+        (root / "workflow" / "manymodels" / "fit.py").write_text("FIT = 2\n")
+    elif change == "edit the Snakefile":
+        state["snakefile"].write_text("rule all:\n    input: []\n")
+    elif change == "touch the data":
+        bump_mtime(root / "data.csv")
+    elif change == "a command with a target":
+        argv.append("results/scores.parquet")
+    elif change == "an incomplete job":
+        (root / ".snakemake" / "incomplete").mkdir(parents=True)
+        (root / ".snakemake" / "incomplete" / "cmVzdWx0cw==").write_text("")
+    elif change == "opt out":
+        monkeypatch.setenv("MANYMODELS_NO_SHORTCUT", "1")
+    elif change == "no record":
+        forget()
+    assert unchanged_targets(fingerprint(**state), argv=argv) is None
+
+
+def test_installed_packages_are_part_of_the_fingerprint(finished_run, monkeypatch):
+    _, state = finished_run
+    before = uptodate.fingerprint(**state)
+    monkeypatch.setattr(uptodate.sys, "version", "3.99.0 (elsewhere)")
+    assert uptodate.fingerprint(**state) != before
+
+
+def test_a_damaged_record_is_ignored(finished_run):
+    _, state = finished_run
+    RECORD.write_text("{not json")
+    assert unchanged_targets(fingerprint(**state), argv=[]) is None
