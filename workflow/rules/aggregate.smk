@@ -20,20 +20,47 @@ rule aggregate_scores:
                  out_configs=output.configs, log=log[0])
 
 
-checkpoint select_configurations:
-    input:
-        "results/summary.parquet",
-    output:
-        "results/selection.json",
-    params:
-        metrics=METRICS,
-        selection_metric=selection_metric(config),
-        simplest=config["selection"]["simplest"],
-        final_fold="stream" if STREAMING else "full",
-        code=CODE["aggregate"],
-    log:
-        "logs/select_configurations.log",
-    run:
-        run_task("manymodels.aggregate:select_configurations", **POOL, summary=input[0], metrics=params.metrics,
-                 selection_metric=params.selection_metric, simplest=params.simplest, final_fold=params.final_fold,
-                 out=output[0], log=log[0])
+# What selection depends on, and the task that does it.
+SELECTION = {
+    "metrics": METRICS,
+    "selection_metric": selection_metric(config),
+    "simplest": config["selection"]["simplest"],
+    "final_fold": "stream" if STREAMING else "full",
+    "code": CODE["aggregate"],
+}
+
+
+def select(input, output, params, log):
+    run_task("manymodels.aggregate:select_configurations", **POOL, summary=input[0],
+             **{key: value for key, value in params.items() if key != "code"}, out=output[0], log=log[0])
+
+
+# Selection is a checkpoint only when models are refitted after it (keep_models: best, or a
+# held-out set): a checkpoint makes Snakemake evaluate the whole DAG again, seconds on a large grid.
+if REFITS_AFTER_SELECTION:
+
+    checkpoint select_configurations:
+        input:
+            "results/summary.parquet",
+        output:
+            "results/selection.json",
+        params:
+            **SELECTION,
+        log:
+            "logs/select_configurations.log",
+        run:
+            select(input, output, params, log)
+
+else:
+
+    rule select_configurations:
+        input:
+            "results/summary.parquet",
+        output:
+            "results/selection.json",
+        params:
+            **SELECTION,
+        log:
+            "logs/select_configurations.log",
+        run:
+            select(input, output, params, log)

@@ -154,9 +154,13 @@ def kept_model_files(choices):
     return files
 
 
+# Models refitted once configurations are chosen (see kept_model_files).
+REFITS_AFTER_SELECTION = config["keep_models"] == "best" or bool(config["holdout"])
+
+
 def kept_models(wildcards):
     """The kept refits, known once the selection checkpoint has run."""
-    if config["keep_models"] != "best" and not config["holdout"]:
+    if not REFITS_AFTER_SELECTION:
         return []
     with checkpoints.select_configurations.get().output[0].open() as fh:
         return kept_model_files(json.load(fh))
