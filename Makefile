@@ -5,7 +5,7 @@ VENV := .venv
 CORES ?= all
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench bench-scale clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_default.py --cores $(if $(filter all,$(CORES)),$(shell nproc),$(CORES))
+
+bench-scale: $(STAMP)
+	$(VENV)/bin/python benchmarks/bench_scale.py --grid large-subset --reruns --cores $(if $(filter all,$(CORES)),$(shell nproc),$(CORES))
 
 clean:
 	rm -rf results logs .snakemake

@@ -240,18 +240,24 @@ def baseline(config_path: str, cores: int, out: str) -> None:
     Path(out).with_suffix(".json").write_text(json.dumps({"n_fits": len(tasks), "n_configs": len(configs)}))
 
 
-def run_baseline(config_path: Path, cores: int, out: Path) -> tuple[float, int]:
-    """Run ``baseline`` in a fresh interpreter; return (wall seconds, number of fits)."""
-    env = {**os.environ, **{name: "1" for name in THREAD_VARIABLES}}
+def run_fresh(code: str, out: Path, what: str) -> tuple[float, int]:
+    """Run ``code`` in a fresh interpreter (BLAS and OpenMP at one thread, these benchmarks and the
+    package importable) that writes ``out``; return (wall seconds, number of fits it reports)."""
+    env = {**os.environ, **{name: "1" for name in THREAD_VARIABLES}, "PYTHONWARNINGS": "ignore"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), str(Path(__file__).resolve().parent),
                                                       env.get("PYTHONPATH")]))
-    code = f"from bench_default import baseline; baseline({str(config_path)!r}, {cores}, {str(out)!r})"
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code], env=env)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
-        sys.exit(f"baseline failed (exit {proc.returncode})")
+        sys.exit(f"{what} failed (exit {proc.returncode})")
     return seconds, json.loads(out.with_suffix(".json").read_text())["n_fits"]
+
+
+def run_baseline(config_path: Path, cores: int, out: Path) -> tuple[float, int]:
+    """Run ``baseline`` in a fresh interpreter; return (wall seconds, number of fits)."""
+    code = f"from bench_default import baseline; baseline({str(config_path)!r}, {cores}, {str(out)!r})"
+    return run_fresh(code, out, "baseline")
 
 
 # --------------------------------------------------------------------------------------------

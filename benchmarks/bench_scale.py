@@ -64,7 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow"))
 
 from bench_default import (  # noqa: E402
-    PACKAGE_ROOT, REPO, THREAD_VARIABLES, compare, load_config, run_baseline, run_workflow,
+    PACKAGE_ROOT, REPO, THREAD_VARIABLES, compare, load_config, run_baseline, run_fresh, run_workflow,
 )
 
 GRIDS = {"default": REPO / "config.yaml", "large": REPO / "configs" / "penguins-large.yaml",
@@ -141,8 +141,7 @@ def gridsearch(config_path: str, cores: int, out: str, same_fits: bool) -> None:
     from manymodels.config import import_object, metric_specs, selection_metric
     from manymodels.grid import expand_grid
 
-    warnings.simplefilter("ignore")  # failed fits (more components than rows) are expected here
-    os.environ["PYTHONWARNINGS"] = "ignore"  # also in the loky workers
+    warnings.simplefilter("ignore")  # failed fits (more components than rows) are expected (workers: run_fresh)
     config = load_config(Path(config_path))
     (model, spec), = config["models"].items()
     metrics = metric_specs(config["metrics"])
@@ -185,16 +184,8 @@ def gridsearch(config_path: str, cores: int, out: str, same_fits: bool) -> None:
 
 def run_gridsearch(config_path: Path, cores: int, out: Path, same_fits: bool) -> tuple[float, int]:
     """Run ``gridsearch`` in a fresh interpreter; return (wall seconds, number of fits)."""
-    env = {**os.environ, **{name: "1" for name in THREAD_VARIABLES}, "PYTHONWARNINGS": "ignore"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), str(Path(__file__).resolve().parent),
-                                                      env.get("PYTHONPATH")]))
     code = f"from bench_scale import gridsearch; gridsearch({str(config_path)!r}, {cores}, {str(out)!r}, {same_fits})"
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code], env=env)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.exit(f"GridSearchCV failed (exit {proc.returncode})")
-    return seconds, json.loads(out.with_suffix(".json").read_text())["n_fits"]
+    return run_fresh(code, out, "GridSearchCV")
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,24 +237,32 @@ def planned_config_ids(text: str, rule: str) -> set[str]:
 
 
 def measure_aggregation(workdir: Path, config_path: Path) -> tuple[float, float, int]:
-    """Aggregate every score file in a fresh process: (wall seconds, peak RSS in MB, files)."""
+    """Aggregate every score file in a fresh process as the workflow does (each shard gathered,
+    then the shards aggregated): (wall seconds, peak RSS in MB, score files)."""
     code = f"""
 import json, resource, sys, time
 sys.path.insert(0, {str(PACKAGE_ROOT)!r})
 from manymodels.config import check_config, metric_specs
 from manymodels.data import fold_names
-from manymodels.aggregate import aggregate_scores
+from manymodels.aggregate import aggregate_scores, gather_scores, shard_digits
 import yaml
 config = yaml.safe_load(open({str(config_path)!r}))
 tasks = check_config(config, config_file="config")
+metrics = metric_specs(config["metrics"])
 folds = fold_names(config["cv"]) + ["full"]
-files = [f"results/scores/{{t['model']}}/{{t['config_id']}}/fold-{{k}}.parquet" for t in tasks for k in folds]
+digits = shard_digits(len(tasks) * len(folds))
+shards = {{}}
+for t in tasks:
+    shards.setdefault(t["config_id"][:digits] or "all", []).extend(
+        f"results/scores/{{t['model']}}/{{t['config_id']}}/fold-{{k}}.parquet" for k in folds)
 start = time.perf_counter()
-aggregate_scores(score_files=files, configs=tasks, metrics=metric_specs(config["metrics"]),
+for name, files in shards.items():
+    gather_scores(score_files=files, metric_names=list(metrics), out=f"agg/shard-{{name}}.parquet")
+aggregate_scores(score_files=[f"agg/shard-{{name}}.parquet" for name in shards], configs=tasks, metrics=metrics,
                  out_scores="agg/scores.parquet", out_summary="agg/summary.parquet", out_configs="agg/configs.tsv")
 seconds = time.perf_counter() - start
 print(json.dumps({{"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "files": len(files)}}))
+                  "files": sum(map(len, shards.values())), "shards": len(shards)}}))
 """
     (workdir / "agg").mkdir(exist_ok=True)
     env = {**os.environ, **{name: "1" for name in THREAD_VARIABLES}}

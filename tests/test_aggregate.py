@@ -51,6 +51,28 @@ def test_tidy_table_has_params_metrics_and_ordered_rows(tmp_path, score_files):
     assert list(configs.columns) == ["model", "config_id", "estimator", "k", "kwargs"] and len(configs) == 3
 
 
+def test_gathered_shards_aggregate_like_the_score_files(tmp_path, score_files, monkeypatch):
+    from manymodels import aggregate
+    from manymodels.aggregate import gather_scores, read_scores
+
+    monkeypatch.setattr(aggregate, "READ_CHUNK", 5)  # several dataset scans per read
+    shards = [str(tmp_path / "shard-a.parquet"), str(tmp_path / "shard-b.parquet")]
+    gather_scores(score_files=score_files[:7], metric_names=list(METRICS), out=shards[0])
+    gather_scores(score_files=score_files[7:], metric_names=list(METRICS), out=shards[1])
+    direct, gathered = read_scores(score_files, list(METRICS)), read_scores(shards, list(METRICS))
+    pd.testing.assert_frame_equal(direct, gathered)
+    assert len(direct) == 12 and gathered.dtypes.equals(read_scores(score_files[:1], list(METRICS)).dtypes)
+    assert read_scores([], list(METRICS)).empty
+
+
+@pytest.mark.parametrize("n_files, digits", [(0, 0), (216, 0), (1000, 0), (1001, 1), (9552, 1), (16000, 1),
+                                             (16001, 2), (100_000, 2)])
+def test_shards_hold_about_a_thousand_files(n_files, digits):
+    from manymodels.aggregate import shard_digits
+
+    assert shard_digits(n_files) == digits
+
+
 def test_summary_statistics_over_cv_folds(score_files):
     from manymodels.aggregate import read_scores
 

@@ -53,7 +53,8 @@ def bump_mtime(path):
 
 @pytest.mark.parametrize("change", [
     "touch a result", "remove a result", "add a result", "edit the config", "edit the package",
-    "edit the Snakefile", "touch the data", "a command with a target", "an incomplete job", "opt out", "no record",
+    "edit the Snakefile", "touch the data", "a command with a target", "an incomplete job", "a lock", "opt out",
+    "no record",
 ])
 def test_any_change_leaves_the_decision_to_snakemake(finished_run, change, monkeypatch):
     root, state = finished_run
@@ -77,6 +78,9 @@ def test_any_change_leaves_the_decision_to_snakemake(finished_run, change, monke
     elif change == "an incomplete job":
         (root / ".snakemake" / "incomplete").mkdir(parents=True)
         (root / ".snakemake" / "incomplete" / "cmVzdWx0cw==").write_text("")
+    elif change == "a lock":
+        (root / ".snakemake" / "locks").mkdir(parents=True)
+        (root / ".snakemake" / "locks" / "0.input.lock").write_text("results/x\n")
     elif change == "opt out":
         monkeypatch.setenv("MANYMODELS_NO_SHORTCUT", "1")
     elif change == "no record":

@@ -12,7 +12,7 @@ every file of the workflow (Snakefile, rules, schemas, the package), every insta
 and its version, the Python version, and the data file's size and modification time. Anything else,
 a command line with targets or options beyond a plain run (``-R``, ``-F``, ``--touch``, ``--report``,
 ``--summary``, ``--list-changes``, ...), a file under ``results/`` added, removed or touched, an
-incomplete job left behind, or any error while checking, falls back to Snakemake's own DAG, so the
+incomplete job or a lock left behind, or any error while checking, falls back to Snakemake's own DAG, so the
 shortcut can only ever say what Snakemake would have said. ``MANYMODELS_NO_SHORTCUT=1`` disables it.
 
 This module uses the standard library only: it runs before anything heavy is imported.
@@ -131,9 +131,9 @@ def unchanged_targets(run_fingerprint: str, argv: list[str]) -> list[str] | None
     None when Snakemake has to decide (anything changed, or anything is unusual)."""
     if os.environ.get("MANYMODELS_NO_SHORTCUT") or not plain_invocation(argv) or not RECORD.is_file():
         return None
-    incomplete = Path(".snakemake") / "incomplete"
-    if incomplete.is_dir() and any(incomplete.iterdir()):
-        return None
+    for busy in (Path(".snakemake") / "incomplete", Path(".snakemake") / "locks"):  # a run is (or was) under way
+        if busy.is_dir() and any(busy.iterdir()):
+            return None
     try:
         recorded = json.loads(RECORD.read_text())
         if recorded["fingerprint"] != run_fingerprint or recorded["results"] != listing():

@@ -1,9 +1,24 @@
 # Every score in one table, per-configuration summaries over folds, and the chosen configurations.
 
 
+rule gather_scores:
+    input:
+        shard_score_files,
+    output:
+        "results/shards/scores-{shard}.parquet",
+    params:
+        metrics=list(METRICS),
+        code=CODE["aggregate"],
+    log:
+        "logs/gather_scores/{shard}.log",
+    run:
+        run_task("manymodels.aggregate:gather_scores", **POOL, score_files=list(input), metric_names=params.metrics,
+                 out=output[0], log=log[0])
+
+
 rule aggregate_scores:
     input:
-        score_files,
+        shard_files,
     output:
         scores="results/scores.parquet",
         summary="results/summary.parquet",

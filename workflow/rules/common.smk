@@ -7,6 +7,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from manymodels import ConfigError
+from manymodels.aggregate import shard_digits
 from manymodels.config import describe_schema_error, metric_specs, selection_metric, streaming_settings
 from manymodels.estimators import estimator_modules
 from manymodels.tasks import estimator_definition
@@ -79,6 +80,7 @@ wildcard_constraints:
     fold=r"\d+|full|all|stream",
     refit=r"full|all",
     metric=r"[A-Za-z][A-Za-z0-9_]*",
+    shard=r"[0-9a-f]+|all",
 
 
 def task_of(wildcards):
@@ -120,12 +122,24 @@ def fit_function(fold):
     return "manymodels.streaming:fit_stream_task" if fold == "stream" else "manymodels.fit:fit_task"
 
 
-def score_files(wildcards=None):
+# Score files are gathered in shards named by the leading hex digits of the config_id ('all' for
+# one shard), so a changed configuration makes aggregation reread one shard, not every file.
+SHARD_DIGITS = shard_digits(len(TASKS) * len(TASK_FOLDS))
+SHARD_TASKS = {}
+for _task in TASKS:
+    SHARD_TASKS.setdefault(_task["config_id"][:SHARD_DIGITS] or "all", []).append(_task)
+
+
+def shard_score_files(wildcards):
     return [
         f"results/scores/{t['model']}/{t['config_id']}/fold-{fold}.parquet"
-        for t in TASKS
+        for t in SHARD_TASKS[wildcards.shard]
         for fold in TASK_FOLDS
     ]
+
+
+def shard_files(wildcards=None):
+    return [f"results/shards/scores-{shard}.parquet" for shard in sorted(SHARD_TASKS)]
 
 
 def plot_files(wildcards=None):
