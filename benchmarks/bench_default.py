@@ -81,22 +81,34 @@ def config_for_workdir(config_path: Path, workdir: Path) -> Path:
 # (a) The workflow
 
 
-def run_workflow(config_path: Path, cores: int, workdir: Path) -> tuple[float, int | None]:
-    """Run the whole workflow in ``workdir``; return (wall seconds, number of Snakemake jobs)."""
-    workdir.mkdir(parents=True)
-    config_path = config_for_workdir(config_path, workdir)
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
-               "--configfile", str(config_path), "--cores", str(cores)]
-    log = workdir / "snakemake.log"
+def snakemake_command(config_path: Path, cores: int, *extra: str) -> list[str]:
+    """The workflow's command line, as a user types it (the default profile applies)."""
+    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile", str(config_path),
+            "--cores", str(cores), *extra]
+
+
+def timed_snakemake(workdir: Path, command: list[str], log_name: str, **env: str) -> tuple[float, str]:
+    """Run ``command`` in ``workdir`` with its output in ``log_name``; (wall seconds, output).
+    Exits with the log's last lines if it fails."""
+    log = workdir / log_name
     with open(log, "w") as fh:
         start = time.perf_counter()
-        proc = subprocess.run(command, cwd=workdir, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.run(command, cwd=workdir, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **env})
         seconds = time.perf_counter() - start
     text = log.read_text()
     if proc.returncode != 0:
-        sys.exit(f"workflow failed (exit {proc.returncode}); last lines of {log}:\n" + "\n".join(text.splitlines()[-40:]))
+        sys.exit(f"snakemake failed (exit {proc.returncode}); last lines of {log}:\n" + "\n".join(text.splitlines()[-40:]))
+    return seconds, text
+
+
+def run_workflow(config_path: Path, cores: int, workdir: Path) -> tuple[float, int | None]:
+    """Run the whole workflow in ``workdir``; return (wall seconds, number of Snakemake jobs)."""
+    workdir.mkdir(parents=True)
+    seconds, text = timed_snakemake(workdir, snakemake_command(config_for_workdir(config_path, workdir), cores),
+                                    "snakemake.log")
     if "profiles/default" not in text:
-        print(f"warning: the default profile does not seem to be in use (see {log})", file=sys.stderr)
+        print(f"warning: the default profile does not seem to be in use (see {workdir / 'snakemake.log'})",
+              file=sys.stderr)
     steps = re.findall(r"(\d+) of (\d+) steps", text)
     return seconds, (int(steps[-1][1]) if steps else None)
 

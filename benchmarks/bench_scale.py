@@ -57,7 +57,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -65,6 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow"))
 
 from bench_default import (  # noqa: E402
     PACKAGE_ROOT, REPO, THREAD_VARIABLES, compare, load_config, run_baseline, run_fresh, run_workflow,
+    snakemake_command, timed_snakemake,
 )
 
 GRIDS = {"default": REPO / "config.yaml", "large": REPO / "configs" / "penguins-large.yaml",
@@ -192,23 +192,6 @@ def run_gridsearch(config_path: Path, cores: int, out: Path, same_fits: bool) ->
 # Reruns
 
 
-def snakemake_command(config_path: Path, cores: int, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile", str(config_path),
-            "--cores", str(cores), *extra]
-
-
-def timed_snakemake(workdir: Path, command: list[str], log_name: str, **env: str) -> tuple[float, str]:
-    log = workdir / log_name
-    with open(log, "w") as fh:
-        start = time.perf_counter()
-        proc = subprocess.run(command, cwd=workdir, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **env})
-        seconds = time.perf_counter() - start
-    text = log.read_text()
-    if proc.returncode != 0:
-        sys.exit(f"snakemake failed (exit {proc.returncode}); see {log}:\n" + "\n".join(text.splitlines()[-30:]))
-    return seconds, text
-
-
 def planned_jobs(text: str) -> dict[str, int]:
     """Jobs per rule from the 'Job stats' table Snakemake prints before running."""
     table = text.split("Job stats:", 1)[1] if "Job stats:" in text else ""
@@ -244,17 +227,14 @@ import json, resource, sys, time
 sys.path.insert(0, {str(PACKAGE_ROOT)!r})
 from manymodels.config import check_config, metric_specs
 from manymodels.data import fold_names
-from manymodels.aggregate import aggregate_scores, gather_scores, shard_digits
+from manymodels.aggregate import aggregate_scores, gather_scores, shard_tasks
 import yaml
 config = yaml.safe_load(open({str(config_path)!r}))
 tasks = check_config(config, config_file="config")
 metrics = metric_specs(config["metrics"])
 folds = fold_names(config["cv"]) + ["full"]
-digits = shard_digits(len(tasks) * len(folds))
-shards = {{}}
-for t in tasks:
-    shards.setdefault(t["config_id"][:digits] or "all", []).extend(
-        f"results/scores/{{t['model']}}/{{t['config_id']}}/fold-{{k}}.parquet" for k in folds)
+shards = {{name: [f"results/scores/{{t['model']}}/{{t['config_id']}}/fold-{{k}}.parquet" for t in members for k in folds]
+          for name, members in shard_tasks(tasks, len(folds)).items()}}
 start = time.perf_counter()
 for name, files in shards.items():
     gather_scores(score_files=files, metric_names=list(metrics), out=f"agg/shard-{{name}}.parquet")

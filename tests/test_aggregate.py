@@ -118,3 +118,13 @@ def test_mixed_type_parameters_are_stored_as_text():
     table = param_table(configs)
     assert list(table["p"][:2]) == ["sqrt", "0.5"] and pd.isna(table["p"][2])
     assert table["q"].isna().sum() == 2
+
+
+def test_tasks_are_sharded_by_config_id_prefix():
+    from manymodels.aggregate import shard_tasks
+
+    tasks = [{"config_id": f"{i:03x}{'0' * 7}"} for i in range(4096)]
+    assert list(shard_tasks(tasks[:100], n_folds=6)) == ["all"]
+    shards = shard_tasks(tasks, n_folds=6)  # 24,576 files: 2 hex digits, 256 shards of 16 tasks
+    assert len(shards) == 256 and all(len(members) == 16 for members in shards.values())
+    assert all(t["config_id"].startswith(name) for name, members in shards.items() for t in members)

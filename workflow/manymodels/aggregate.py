@@ -67,6 +67,16 @@ def gather_scores(*, score_files: list[str], metric_names: list[str], out: str) 
     write_parquet(read_score_table(score_files, metric_names), out)
 
 
+def shard_tasks(tasks: list[dict], n_folds: int) -> dict[str, list[dict]]:
+    """Tasks by the shard that gathers their score files: the first ``shard_digits`` hex digits of
+    the config_id, or 'all' when there is one shard."""
+    digits = shard_digits(len(tasks) * n_folds)
+    shards: dict[str, list[dict]] = {}
+    for task in tasks:
+        shards.setdefault(task["config_id"][:digits] or "all", []).append(task)
+    return shards
+
+
 def shard_digits(n_files: int, per_shard: int = 1000) -> int:
     """How many leading hex digits of the config_id name a shard of score files: 0 (a single shard)
     up to ``per_shard`` files, then enough for shards of about that size (1: 16 shards, 2: 256)."""

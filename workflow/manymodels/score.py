@@ -91,25 +91,27 @@ def score_task(
     start = time.perf_counter()
     values = {name: math.nan for name in metrics}
     problems = []
+    ok = meta["status"] == "ok"
     if "progressive" in meta:  # a streaming fit scored itself while it learnt
-        X_test = ()
-        if meta["status"] == "ok":
+        n_test = 0
+        if ok:
             values.update({name: meta["progressive"][spec["progressive"]] for name, spec in metrics.items()})
     else:
         X_train, y_train, X_test, y_test = load_split(
             data=data, folds=folds, fold=meta["fold"], features=features, label=label
         )
-    if meta["status"] == "ok" and "progressive" not in meta:
-        est = joblib.load(fit_model)
-        for name, spec in metrics.items():
-            X, y = (X_test, y_test) if spec["on"] == "test" else (X_train, y_train)
-            try:
-                values[name] = compute_metric(spec, est, X, y)
-            except Exception as exc:  # a metric that cannot be computed is recorded, not fatal
-                problems.append(f"{name}: {type(exc).__name__}: {exc}")
+        n_test = len(X_test)
+        if ok:
+            est = joblib.load(fit_model)
+            for name, spec in metrics.items():
+                X, y = (X_test, y_test) if spec["on"] == "test" else (X_train, y_train)
+                try:
+                    values[name] = compute_metric(spec, est, X, y)
+                except Exception as exc:  # a metric that cannot be computed is recorded, not fatal
+                    problems.append(f"{name}: {type(exc).__name__}: {exc}")
     row = {name: meta.get(name) for name, _ in BASE_COLUMNS}
     row.update(
-        n_test=int(len(X_test)),
+        n_test=int(n_test),
         score_seconds=time.perf_counter() - start,
         scored_at=datetime.now(timezone.utc).isoformat(),
         score_error="; ".join(problems) or None,

@@ -15,7 +15,8 @@ a command line with targets or options beyond a plain run (``-R``, ``-F``, ``--t
 incomplete job or a lock left behind, or any error while checking, falls back to Snakemake's own DAG, so the
 shortcut can only ever say what Snakemake would have said. ``MANYMODELS_NO_SHORTCUT=1`` disables it.
 
-This module uses the standard library only: it runs before anything heavy is imported.
+This module (and :mod:`.io`, which it uses) needs the standard library only: it runs before anything
+heavy is imported.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import os
 import sys
 from importlib import metadata
 from pathlib import Path
+
+from .io import read_json, write_json
 
 RECORD = Path(".snakemake") / "manymodels" / "uptodate.json"
 RESULTS = Path("results")
@@ -114,11 +117,7 @@ def listing(root: Path = RESULTS) -> dict[str, list[int]]:
 def record(run_fingerprint: str, targets: list[str]) -> None:
     """After a successful run of the default target: remember its fingerprint (taken when the run
     started, before Snakemake filled in the config's defaults) and its results."""
-    RECORD.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"fingerprint": run_fingerprint, "targets": targets, "results": listing()})
-    tmp = RECORD.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(RECORD)
+    write_json({"fingerprint": run_fingerprint, "targets": targets, "results": listing()}, RECORD)
 
 
 def forget() -> None:
@@ -135,7 +134,7 @@ def unchanged_targets(run_fingerprint: str, argv: list[str]) -> list[str] | None
         if busy.is_dir() and any(busy.iterdir()):
             return None
     try:
-        recorded = json.loads(RECORD.read_text())
+        recorded = read_json(RECORD)
         if recorded["fingerprint"] != run_fingerprint or recorded["results"] != listing():
             return None
         return list(recorded["targets"])

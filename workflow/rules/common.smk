@@ -7,7 +7,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from manymodels import ConfigError
-from manymodels.aggregate import shard_digits
+from manymodels.aggregate import shard_tasks
 from manymodels.config import describe_schema_error, metric_specs, selection_metric, streaming_settings
 from manymodels.estimators import estimator_modules
 from manymodels.tasks import estimator_definition
@@ -124,10 +124,7 @@ def fit_function(fold):
 
 # Score files are gathered in shards named by the leading hex digits of the config_id ('all' for
 # one shard), so a changed configuration makes aggregation reread one shard, not every file.
-SHARD_DIGITS = shard_digits(len(TASKS) * len(TASK_FOLDS))
-SHARD_TASKS = {}
-for _task in TASKS:
-    SHARD_TASKS.setdefault(_task["config_id"][:SHARD_DIGITS] or "all", []).append(_task)
+SHARD_TASKS = shard_tasks(TASKS, len(TASK_FOLDS))
 
 
 def shard_score_files(wildcards):
