@@ -157,9 +157,9 @@ def configurations(config: dict) -> list[dict]:
     """One record per distinct (model, grid point): model, estimator path, constructor options."""
     import inspect
 
-    from manymodels.config import import_object
-    from manymodels.grid import expand_grid
-    from manymodels.tasks import config_id, derive_seed
+    from manymodels.experiment.config import import_object
+    from manymodels.experiment.grid import expand_grid
+    from manymodels.experiment.tasks import config_id, derive_seed
 
     records = []
     for model, spec in config["models"].items():
@@ -217,7 +217,7 @@ def baseline(config_path: str, cores: int, out: str) -> None:
     import pandas as pd
     from joblib import Parallel, delayed, parallel_config
 
-    from manymodels.config import metric_specs
+    from manymodels.experiment.config import metric_specs
 
     config = load_config(Path(config_path))
     metrics = metric_specs(config["metrics"])

@@ -19,7 +19,7 @@ then reused to measure what a user does next:
 - one configuration changed (one grid point replaced by a new one): the jobs Snakemake plans are
   checked to be exactly that configuration's fit and score jobs plus aggregation and what depends
   on it, then the rerun is timed and compared with the full run;
-- aggregation alone: ``manymodels.aggregate.aggregate_scores`` over every score file, in a fresh
+- aggregation alone: ``manymodels.results.aggregate.aggregate_scores`` over every score file, in a fresh
   process, with its wall time and peak memory (RSS).
 
 Grids (``--grid``):
@@ -103,7 +103,7 @@ def one_config_changed(config: dict) -> tuple[dict, dict, dict]:
     tolerance (tol 1e-4 instead of the default 1e-3): a new configuration of the same kind, and
     the old one leaves the grid. Sub-grids express the change.
     """
-    from manymodels.grid import expand_values
+    from manymodels.experiment.grid import expand_values
 
     grid = config["models"]["gmm"]["grid"]
     n_values = expand_values(grid["n_components"], key="n_components")
@@ -138,8 +138,8 @@ def gridsearch(config_path: str, cores: int, out: str, same_fits: bool) -> None:
     from sklearn.model_selection import GridSearchCV
 
     from bench_default import load_data, make_folds
-    from manymodels.config import import_object, metric_specs, selection_metric
-    from manymodels.grid import expand_grid
+    from manymodels.experiment.config import import_object, metric_specs, selection_metric
+    from manymodels.experiment.grid import expand_grid
 
     warnings.simplefilter("ignore")  # failed fits (more components than rows) are expected (workers: run_fresh)
     config = load_config(Path(config_path))
@@ -225,9 +225,9 @@ def measure_aggregation(workdir: Path, config_path: Path) -> tuple[float, float,
     code = f"""
 import json, resource, sys, time
 sys.path.insert(0, {str(PACKAGE_ROOT)!r})
-from manymodels.config import check_config, metric_specs
-from manymodels.data import fold_names
-from manymodels.aggregate import aggregate_scores, gather_scores, shard_tasks
+from manymodels.experiment.config import check_config, metric_specs
+from manymodels.experiment.data import fold_names
+from manymodels.results.aggregate import aggregate_scores, gather_scores, shard_tasks
 import yaml
 config = yaml.safe_load(open({str(config_path)!r}))
 tasks = check_config(config, config_file="config")
@@ -254,7 +254,7 @@ print(json.dumps({{"seconds": seconds, "peak_mb": resource.getrusage(resource.RU
 
 
 def measure_reruns(workdir: Path, config: dict, config_path: Path, cores: int, full_seconds: float) -> dict:
-    from manymodels.tasks import config_id, estimator_definition
+    from manymodels.experiment.tasks import config_id, estimator_definition
 
     figures = {}
     seconds, text = timed_snakemake(workdir, snakemake_command(config_path, cores), "rerun-nothing.log")

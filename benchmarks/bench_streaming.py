@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The configuration fitted: every input, squares and pairwise interactions, light regularisation.
 CONFIG = {
     "estimator": [
-        {"name": "hash", "estimator": "manymodels.hashing.HashingInteractions", "kwargs": {}},
+        {"name": "hash", "estimator": "manymodels.task.hashing.HashingInteractions", "kwargs": {}},
         {"name": "clf", "estimator": "sklearn.linear_model.SGDClassifier",
          "kwargs": {"loss": "log_loss", "penalty": "elasticnet"}},
     ],
@@ -39,7 +39,7 @@ STREAMING = {"batch_size": 10_000, "drop_fraction": 0.7, "loss": "log_loss", "cl
 CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, {workflow!r})
-from manymodels.streaming import fit_stream_task
+from manymodels.task.streaming import fit_stream_task
 config, streaming, data, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
 start = time.perf_counter()
 fit_stream_task(model="sgd", config_id="bench", fold="stream", estimator=config["estimator"], kwargs={{}},
@@ -52,7 +52,7 @@ print(json.dumps({{"seconds": seconds, "peak_rss_mb": resource.getrusage(resourc
 
 def generate(n_rows: int, path: Path) -> float:
     sys.path.insert(0, str(REPO / "workflow"))
-    from manymodels.streaming import generate_logistic_interactions
+    from manymodels.task.streaming import generate_logistic_interactions
 
     start = time.perf_counter()
     generate_logistic_interactions(n_rows=n_rows, random_state=0, row_group_size=100_000, out=str(path))
@@ -69,7 +69,7 @@ def fit(data: Path, out: Path) -> dict:
 def coefficient_table(model_path: Path):
     import joblib
 
-    from manymodels.streaming import TRUE_COEFFICIENTS
+    from manymodels.experiment.generators import TRUE_COEFFICIENTS
 
     pipeline = joblib.load(model_path)
     hasher, clf = pipeline.named_steps["hash"], pipeline.named_steps["clf"]

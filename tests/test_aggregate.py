@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from manymodels.aggregate import aggregate_scores, choose, param_table, summarise, tidy_scores
-from manymodels.config import metric_specs
-from manymodels.score import write_row
+from manymodels.results.aggregate import aggregate_scores, param_table, summarise, tidy_scores
+from manymodels.results.selection import choose
+from manymodels.experiment.config import metric_specs
+from manymodels.task.score import write_row
 
 METRICS = metric_specs({
     "ars": {"function": "sklearn.metrics.adjusted_rand_score", "greater_is_better": True},
@@ -52,8 +53,8 @@ def test_tidy_table_has_params_metrics_and_ordered_rows(tmp_path, score_files):
 
 
 def test_gathered_shards_aggregate_like_the_score_files(tmp_path, score_files, monkeypatch):
-    from manymodels import aggregate
-    from manymodels.aggregate import gather_scores, read_scores
+    from manymodels.results import aggregate
+    from manymodels.results.aggregate import gather_scores, read_scores
 
     monkeypatch.setattr(aggregate, "READ_CHUNK", 5)  # several dataset scans per read
     shards = [str(tmp_path / "shard-a.parquet"), str(tmp_path / "shard-b.parquet")]
@@ -68,13 +69,13 @@ def test_gathered_shards_aggregate_like_the_score_files(tmp_path, score_files, m
 @pytest.mark.parametrize("n_files, digits", [(0, 0), (216, 0), (1000, 0), (1001, 1), (9552, 1), (16000, 1),
                                              (16001, 2), (100_000, 2)])
 def test_shards_hold_about_a_thousand_files(n_files, digits):
-    from manymodels.aggregate import shard_digits
+    from manymodels.results.aggregate import shard_digits
 
     assert shard_digits(n_files) == digits
 
 
 def test_summary_statistics_over_cv_folds(score_files):
-    from manymodels.aggregate import read_scores
+    from manymodels.results.aggregate import read_scores
 
     scores = tidy_scores(read_scores(score_files, list(METRICS)), CONFIGS, list(METRICS))
     summary = summarise(scores, CONFIGS, list(METRICS)).set_index("k")
@@ -87,7 +88,7 @@ def test_summary_statistics_over_cv_folds(score_files):
 
 
 def test_best_by_each_criterion_and_one_standard_error_choice(score_files):
-    from manymodels.aggregate import read_scores
+    from manymodels.results.aggregate import read_scores
 
     scores = tidy_scores(read_scores(score_files, list(METRICS)), CONFIGS, list(METRICS))
     summary = summarise(scores, CONFIGS, list(METRICS))
@@ -121,7 +122,7 @@ def test_mixed_type_parameters_are_stored_as_text():
 
 
 def test_tasks_are_sharded_by_config_id_prefix():
-    from manymodels.aggregate import shard_tasks
+    from manymodels.results.aggregate import shard_tasks
 
     tasks = [{"config_id": f"{i:03x}{'0' * 7}"} for i in range(4096)]
     assert list(shard_tasks(tasks[:100], n_folds=6)) == ["all"]

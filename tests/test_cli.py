@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from manymodels.cli import main
+from manymodels.results.cli import main
 from test_store import build_results
 
 

@@ -3,7 +3,7 @@ import copy
 import pytest
 
 from manymodels import ConfigError
-from manymodels.config import check_config, describe_schema_error, metric_specs, selection_metric
+from manymodels.experiment.config import check_config, describe_schema_error, metric_specs, selection_metric
 
 
 def check(config):

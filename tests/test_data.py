@@ -2,9 +2,9 @@ import pandas as pd
 import pytest
 
 from manymodels import ConfigError, DataError
-from manymodels.data import (TEST, TRAIN, UNUSED, assign_folds, data_columns, fold_names, load_source, prepare_data,
-                             resolve_source, source_columns, split_holdout)
-from manymodels.io import read_json
+from manymodels.experiment.data import TEST, TRAIN, UNUSED, data_columns, fold_names, load_source, resolve_source, source_columns
+from manymodels.task.io import read_json
+from manymodels.task.prepare import assign_folds, prepare_data, split_holdout
 
 FEATURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 

@@ -5,10 +5,10 @@ import joblib
 import pandas as pd
 import pytest
 
-from manymodels.config import metric_specs
-from manymodels.data import assign_folds, prepare_data, split_holdout
-from manymodels.fit import fit_task
-from manymodels.score import score_task
+from manymodels.experiment.config import metric_specs
+from manymodels.task.prepare import assign_folds, prepare_data, split_holdout
+from manymodels.task.fit import fit_task
+from manymodels.task.score import score_task
 
 FEATURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 METRICS = metric_specs({
@@ -58,7 +58,7 @@ def test_fit_saves_the_estimator_and_its_metadata(prepared, tmp_path):
 
 
 def test_unset_random_state_is_derived_from_the_config_id(prepared, tmp_path):
-    from manymodels.tasks import derive_seed
+    from manymodels.experiment.tasks import derive_seed
 
     _, meta = run_fit(prepared, tmp_path, params={"n_components": 2}, kwargs={})
     assert meta["seed"] == derive_seed("0123456789")

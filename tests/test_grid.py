@@ -1,7 +1,7 @@
 import pytest
 
 from manymodels import ConfigError
-from manymodels.grid import expand_grid, expand_values
+from manymodels.experiment.grid import expand_grid, expand_values
 
 
 def test_list_and_inclusive_integer_range():
@@ -45,7 +45,7 @@ def test_empty_sub_grid_is_an_error():
 
 
 def test_random_draws_keep_their_prefix_when_n_iter_grows():
-    from manymodels.grid import sample_points
+    from manymodels.experiment.grid import sample_points
 
     spec = {"random_state": 3, "distributions": {"C": {"loguniform": [0.001, 10]}, "k": {"randint": [1, 4]},
                                                  "u": {"uniform": [0, 1]}, "kind": {"choice": ["a", "b", None]}}}
@@ -58,7 +58,7 @@ def test_random_draws_keep_their_prefix_when_n_iter_grows():
 
 
 def test_bad_distribution_bounds_name_the_key():
-    from manymodels.grid import sample_points
+    from manymodels.experiment.grid import sample_points
 
     with pytest.raises(ConfigError, match=r"k\.distributions\.C: loguniform needs low < high and low > 0"):
         sample_points({"n_iter": 1, "distributions": {"C": {"loguniform": [0, 1]}}}, key="k")

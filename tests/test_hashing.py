@@ -5,7 +5,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from manymodels.hashing import HashingInteractions
+from manymodels.task.hashing import HashingInteractions
 
 
 @parametrize_with_checks([HashingInteractions(n_features=64), HashingInteractions(degree=1, n_features=32)])

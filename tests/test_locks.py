@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from manymodels.locks import LOCKS, MARKER, other_snakemake_running, remove_stale_locks, write_run_marker
+from manymodels.engine.locks import LOCKS, MARKER, other_snakemake_running, remove_stale_locks, write_run_marker
 
 
 @pytest.fixture

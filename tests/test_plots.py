@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.image import imread
 
-from manymodels import plots
+from manymodels.results import plots
 
 
 def test_cv_score_plot_shows_each_familys_best_configurations(tmp_path, monkeypatch):

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from manymodels.pool import run_task
+from manymodels.engine.pool import run_task
 
 
 def thread_settings():
@@ -33,7 +33,7 @@ def test_in_process_mode_runs_here(tmp_path):
 
 
 def test_tasks_can_be_named_as_strings_and_need_no_log():
-    from manymodels.pool import submit
+    from manymodels.engine.pool import submit
 
-    assert submit("manymodels.tasks:derive_seed", n_workers=1, identity="abc").result() == __import__(
-        "manymodels.tasks", fromlist=["derive_seed"]).derive_seed("abc")
+    assert submit("manymodels.experiment.tasks:derive_seed", n_workers=1, identity="abc").result() == __import__(
+        "manymodels.experiment.tasks", fromlist=["derive_seed"]).derive_seed("abc")

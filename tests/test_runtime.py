@@ -1,7 +1,7 @@
 from types import SimpleNamespace
 
-from manymodels.locks import MARKER
-from manymodels.runtime import disable_job_rate_limit, on_start
+from manymodels.engine.locks import MARKER
+from manymodels.engine.scheduling import disable_job_rate_limit, on_start
 
 
 def test_rate_limit_is_dropped_for_local_runs_only(tmp_path, monkeypatch):
@@ -37,7 +37,7 @@ class FakeScheduler:
 
 
 def test_remaining_jobs_are_computed_only_when_read():
-    from manymodels.runtime import lighten_scheduling
+    from manymodels.engine.scheduling import lighten_scheduling
 
     scheduler = FakeScheduler(ready=[])
     assert lighten_scheduling(scheduler) is True
@@ -49,7 +49,7 @@ def test_remaining_jobs_are_computed_only_when_read():
 
 
 def test_open_jobs_are_drawn_before_they_are_copied():
-    from manymodels.runtime import lighten_scheduling
+    from manymodels.engine.scheduling import lighten_scheduling
 
     ready = range(10_000)
     for scheduler, expected in ((FakeScheduler(ready, subsample=20), 20), (FakeScheduler(ready), 10_000),

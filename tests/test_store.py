@@ -5,13 +5,13 @@ import joblib
 import pandas as pd
 import pytest
 
-from manymodels.aggregate import aggregate_scores
-from manymodels.config import metric_specs
-from manymodels.data import assign_folds, prepare_data, split_holdout
-from manymodels.fit import fit_task
-from manymodels.score import score_task
-from manymodels.store import IntegrityError, Results
-from manymodels.tasks import expand_tasks
+from manymodels.results.aggregate import aggregate_scores
+from manymodels.experiment.config import metric_specs
+from manymodels.task.prepare import assign_folds, prepare_data, split_holdout
+from manymodels.task.fit import fit_task
+from manymodels.task.score import score_task
+from manymodels.results.store import IntegrityError, Results
+from manymodels.experiment.tasks import expand_tasks
 
 FEATURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 METRICS = metric_specs({

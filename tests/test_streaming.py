@@ -6,11 +6,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from manymodels.streaming import (TRUE_COEFFICIENTS, batch_loss, fit_stream_task, generate_logistic_interactions,
-                                  iter_batches, progressive_scores)
+from manymodels.experiment.generators import TRUE_COEFFICIENTS
+from manymodels.task.streaming import (batch_loss, fit_stream_task, generate_logistic_interactions, iter_batches,
+                                       progressive_scores)
 
 PIPELINE = [
-    {"name": "hash", "estimator": "manymodels.hashing.HashingInteractions", "kwargs": {}},
+    {"name": "hash", "estimator": "manymodels.task.hashing.HashingInteractions", "kwargs": {}},
     {"name": "clf", "estimator": "sklearn.linear_model.SGDClassifier", "kwargs": {"loss": "log_loss"}},
 ]
 STREAMING = {"batch_size": 500, "drop_fraction": 0.7, "loss": "log_loss", "classes": [0, 1]}

@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from manymodels.tasks import config_id, derive_seed, expand_tasks
+from manymodels.experiment.tasks import config_id, derive_seed, expand_tasks
 
 
 def test_config_id_ignores_key_order_and_is_short_hex():
@@ -20,7 +20,7 @@ def test_config_id_changes_with_any_part_of_the_definition():
 
 
 def test_config_id_is_the_same_in_another_process():
-    code = "from manymodels.tasks import config_id; print(config_id('m.E', {'b': 1, 'a': [1, 2]}, {'p': 'x'}))"
+    code = "from manymodels.experiment.tasks import config_id; print(config_id('m.E', {'b': 1, 'a': [1, 2]}, {'p': 'x'}))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": "123", "PATH": ""}).stdout.strip()
     assert other == config_id("m.E", {"a": [1, 2], "b": 1}, {"p": "x"})

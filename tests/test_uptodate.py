@@ -2,8 +2,8 @@ import os
 
 import pytest
 
-from manymodels import uptodate
-from manymodels.uptodate import RECORD, fingerprint, forget, plain_invocation, record, unchanged_targets
+from manymodels.engine import uptodate
+from manymodels.engine.uptodate import RECORD, fingerprint, forget, plain_invocation, record, unchanged_targets
 
 PLAIN = ["--cores", "2", "--configfile", "a.yaml", "b.yaml", "--config", "x=1", "y=2", "-q", "-p", "all"]
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from manymodels.store import IntegrityError, Results
+from manymodels.results.store import IntegrityError, Results
 from workflow_helpers import make_workflow, planned_jobs, snakemake
 
 pytestmark = pytest.mark.integration

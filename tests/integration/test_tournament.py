@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from manymodels.data import TEST, TRAIN
-from manymodels.tasks import estimator_definition
+from manymodels.experiment.data import TEST, TRAIN
+from manymodels.experiment.tasks import estimator_definition
 from workflow_helpers import REPO, job_counts, make_workflow, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,7 @@ def test_mean_cv_scores_equal_grid_search_cv(tmp_path):
     from sklearn.base import clone
     from sklearn.model_selection import GridSearchCV
 
-    from manymodels.estimators import make_estimator
+    from manymodels.experiment.estimators import make_estimator
 
     grid = {"clf__C": [0.01, 0.1, 1.0, 10.0], "clf__fit_intercept": [True, False]}
     root = make_workflow(tmp_path / "wf", iris_config({"logreg": {**LOGREG, "grid": grid}}))

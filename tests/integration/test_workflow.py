@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from conftest import TINY_CONFIG
-from manymodels.data import resolve_source
-from manymodels.tasks import config_id
+from manymodels.experiment.data import resolve_source
+from manymodels.experiment.tasks import config_id
 
 from workflow_helpers import copy_run, job_counts, make_workflow, planned_jobs, snakemake, write_config
 
@@ -139,7 +139,7 @@ def test_added_metric_rescores_without_refitting(rerun):
 
 def test_edited_scoring_code_rescores_without_refitting(rerun):
     root, _ = rerun
-    score_py = root / "workflow/manymodels/score.py"
+    score_py = root / "workflow/manymodels/task/score.py"
     score_py.write_text(score_py.read_text() + "\n# a change to scoring code\n")
     counts = job_counts(planned_jobs(root))
     assert counts["fit_model"] == 0 and counts["score_model"] == 16 and counts["aggregate_scores"] == 1
@@ -147,7 +147,7 @@ def test_edited_scoring_code_rescores_without_refitting(rerun):
 
 def test_edited_fitting_code_refits(rerun):
     root, _ = rerun
-    fit_py = root / "workflow/manymodels/fit.py"
+    fit_py = root / "workflow/manymodels/task/fit.py"
     fit_py.write_text(fit_py.read_text() + "\n# a change to fitting code\n")
     counts = job_counts(planned_jobs(root))
     assert counts["fit_model"] == 16 and counts["score_model"] == 16

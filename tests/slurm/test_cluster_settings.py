@@ -1,4 +1,4 @@
-"""manymodels.cluster still finds what it changes in the pinned Snakemake and slurm plugin.
+"""manymodels.engine.cluster still finds what it changes in the pinned Snakemake and slurm plugin.
 
 No Slurm needed: if an upgrade moves these attributes, the adaptations silently do nothing and
 grouped submissions become slow again; these tests say so first.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from manymodels import cluster
+from manymodels.engine import cluster
 
 
 def test_the_slurm_plugin_passes_group_settings_to_its_jobs():

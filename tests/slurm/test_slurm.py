@@ -90,7 +90,7 @@ def test_failing_task_on_slurm_is_reported_like_a_local_failure(tmp_path):
     config["models"]["gmm"]["grid"] = {"n_components": [2], "covariance_type": ["diag"]}
     local = make_workflow(tmp_path / "local", config)
     # Scoring fold 0 fails the way a full disk would: the task raises.
-    with open(local / "workflow/manymodels/score.py", "a") as fh:
+    with open(local / "workflow/manymodels/task/score.py", "a") as fh:
         fh.write(
             "\n\n_score_task = score_task\n\n\n"
             "def score_task(**kwargs):\n"

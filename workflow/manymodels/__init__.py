@@ -1,9 +1,18 @@
 """manymodels: fit a whole hyperparameter grid x cross-validation folds with Snakemake.
 
-The Snakemake rules in ``workflow/rules`` are thin; the logic they call lives here so that it can
-be imported and unit-tested: config checking and grid expansion (:mod:`.config`), task identity
-(:mod:`.tasks`), data preparation and folds (:mod:`.data`), fitting (:mod:`.fit`), scoring
-(:mod:`.score`), aggregation and selection (:mod:`.aggregate`), plots and the report.
+The Snakemake rules in ``workflow/rules`` are thin; the logic they call lives here, in four rooms
+whose imports point one way (``results`` and ``engine`` use ``experiment`` and ``task``, never the
+reverse; ``task`` uses ``experiment``):
+
+- :mod:`.experiment`: what defines an experiment: config checks, grids and search spaces, task
+  identity, estimators, metrics, data sources and folds.
+- :mod:`.task`: what one job does: prepare the data, fit, score, learn from a stream, and the
+  transformers of our own; artifacts are written atomically (:mod:`.task.io`).
+- :mod:`.results`: what reads results: aggregation, selection, the store and its command line,
+  plots, the report and the run summary.
+- :mod:`.engine`: what makes Snakemake run tasks well: the warm worker pool, scheduling
+  settings, cluster adaptation, lock recovery, the nothing-to-do shortcut, code provenance and
+  the console.
 """
 
 __version__ = "0.1.0"

@@ -12,7 +12,7 @@ rule gather_scores:
     log:
         "logs/gather_scores/{shard}.log",
     run:
-        run_task("manymodels.aggregate:gather_scores", **POOL, score_files=list(input), metric_names=params.metrics,
+        run_task("manymodels.results.aggregate:gather_scores", **POOL, score_files=list(input), metric_names=params.metrics,
                  out=output[0], log=log[0])
 
 
@@ -30,7 +30,7 @@ rule aggregate_scores:
     log:
         "logs/aggregate_scores.log",
     run:
-        run_task("manymodels.aggregate:aggregate_scores", **POOL, score_files=list(input), configs=params.configs,
+        run_task("manymodels.results.aggregate:aggregate_scores", **POOL, score_files=list(input), configs=params.configs,
                  metrics=params.metrics, out_scores=output.scores, out_summary=output.summary,
                  out_configs=output.configs, log=log[0])
 
@@ -46,7 +46,7 @@ SELECTION = {
 
 
 def select(input, output, params, log):
-    run_task("manymodels.aggregate:select_configurations", **POOL, summary=input[0],
+    run_task("manymodels.results.selection:select_configurations", **POOL, summary=input[0],
              **{key: value for key, value in params.items() if key != "code"}, out=output[0], log=log[0])
 
 

@@ -7,15 +7,15 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from manymodels import ConfigError
-from manymodels.aggregate import shard_tasks
-from manymodels.config import describe_schema_error, metric_specs, selection_metric, streaming_settings
-from manymodels.estimators import estimator_modules
-from manymodels.tasks import estimator_definition
-from manymodels.locks import MARKER as RUN_MARKER, remove_stale_locks
-from manymodels.pool import run_task, submit
-from manymodels.provenance import STAGE_MODULES, code_hash
-from manymodels.runtime import on_start
-from manymodels.cluster import adapt_cluster_execution
+from manymodels.results.aggregate import shard_tasks
+from manymodels.experiment.config import describe_schema_error, metric_specs, selection_metric, streaming_settings
+from manymodels.experiment.estimators import estimator_modules
+from manymodels.experiment.tasks import estimator_definition
+from manymodels.engine.locks import MARKER as RUN_MARKER, remove_stale_locks
+from manymodels.engine.pool import run_task, submit
+from manymodels.engine.provenance import STAGE_MODULES, code_hash
+from manymodels.engine.scheduling import on_start
+from manymodels.engine.cluster import adapt_cluster_execution
 
 CONFIG_FILE = (workflow.configfiles or ["config.yaml"])[-1]
 
@@ -43,8 +43,8 @@ POOL = {"n_workers": min(_cores, workflow.resource_settings.local_cores or _core
 # Warm every worker while one of them checks the config against the estimators and the data.
 ESTIMATOR_MODULES = sorted({m for spec in config["models"].values() for m in estimator_modules(estimator_definition(spec))})
 for _ in range(POOL["n_workers"] - 1):
-    submit("manymodels.experiment:warm_up", **POOL, modules=[*ESTIMATOR_MODULES, "manymodels.fit", "manymodels.score"])
-EXPERIMENT = run_task("manymodels.experiment:check_experiment", **POOL, config=config, config_file=CONFIG_FILE)
+    submit("manymodels.engine.pool:warm_up", **POOL, modules=[*ESTIMATOR_MODULES, "manymodels.task.fit", "manymodels.task.score"])
+EXPERIMENT = run_task("manymodels.experiment.check:check_experiment", **POOL, config=config, config_file=CONFIG_FILE)
 
 TASKS = EXPERIMENT["tasks"]
 TASK = {(t["model"], t["config_id"]): t for t in TASKS}
@@ -119,7 +119,7 @@ def fit_provenance(wildcards):
 
 def fit_function(fold):
     """The package function that fits a task: batch learning, or streaming for fold 'stream'."""
-    return "manymodels.streaming:fit_stream_task" if fold == "stream" else "manymodels.fit:fit_task"
+    return "manymodels.task.streaming:fit_stream_task" if fold == "stream" else "manymodels.task.fit:fit_task"
 
 
 # Score files are gathered in shards named by the leading hex digits of the config_id ('all' for

@@ -13,7 +13,7 @@ if STREAMING and GENERATED_STREAM:
         log:
             "logs/generate_stream_data.log",
         run:
-            run_task("manymodels.streaming:generate_logistic_interactions", **POOL, **params.kwargs, out=output[0],
+            run_task("manymodels.task.streaming:generate_logistic_interactions", **POOL, **params.kwargs, out=output[0],
                      log=log[0])
 
 
@@ -32,7 +32,7 @@ if STREAMING:
         log:
             "logs/describe_stream.log",
         run:
-            run_task("manymodels.streaming:describe_stream", **POOL, data=input[0], **params.data,
+            run_task("manymodels.task.streaming:describe_stream", **POOL, data=input[0], **params.data,
                      out_summary=output[0], log=log[0])
 
 
@@ -50,7 +50,7 @@ rule prepare_data:
     log:
         "logs/prepare_data.log",
     run:
-        run_task("manymodels.data:prepare_data", **POOL, source=params.source, **params.data, groups=params.groups,
+        run_task("manymodels.task.prepare:prepare_data", **POOL, source=params.source, **params.data, groups=params.groups,
                  out_data=output.data, out_summary=output.summary, log=log[0])
 
 
@@ -66,7 +66,7 @@ rule split_holdout:
     log:
         "logs/split_holdout.log",
     run:
-        run_task("manymodels.data:split_holdout", **POOL, data=input[0], holdout=params.holdout, label=params.label,
+        run_task("manymodels.task.prepare:split_holdout", **POOL, data=input[0], holdout=params.holdout, label=params.label,
                  out=output[0], log=log[0])
 
 
@@ -84,5 +84,5 @@ rule assign_folds:
     log:
         "logs/assign_folds.log",
     run:
-        run_task("manymodels.data:assign_folds", **POOL, data=input.data, holdout=input.holdout, cv=params.cv,
+        run_task("manymodels.task.prepare:assign_folds", **POOL, data=input.data, holdout=input.holdout, cv=params.cv,
                  label=params.label, groups=params.groups, out_folds=output[0], log=log[0])

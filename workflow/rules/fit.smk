@@ -42,6 +42,6 @@ rule refit_chosen:
         "logs/refit_chosen/{model}/{config_id}/fold-{refit}.log",
     threads: 1
     run:
-        run_task("manymodels.fit:fit_task", **POOL, model=wildcards.model, config_id=wildcards.config_id,
+        run_task("manymodels.task.fit:fit_task", **POOL, model=wildcards.model, config_id=wildcards.config_id,
                  fold=wildcards.refit, **params.task, **params.data, data=input.data, folds=input.get("folds"),
                  out_model=output.model, out_meta=output.meta, log=log[0])

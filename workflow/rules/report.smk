@@ -19,7 +19,7 @@ rule plot_metric:
     log:
         "logs/plot/{model}/{metric}.log",
     run:
-        run_task("manymodels.plots:plot_metric", **POOL, summary=input[0], model=wildcards.model, metric=wildcards.metric,
+        run_task("manymodels.results.plots:plot_metric", **POOL, summary=input[0], model=wildcards.model, metric=wildcards.metric,
                  spec=params.spec, x=params.x, out=output[0], log=log[0])
 
 
@@ -35,7 +35,7 @@ rule plot_cv_scores:
     log:
         "logs/plot/cv_scores.log",
     run:
-        run_task("manymodels.plots:plot_cv_scores", **POOL, scores=input[0], metric=params.metric, spec=params.spec,
+        run_task("manymodels.results.plots:plot_cv_scores", **POOL, scores=input[0], metric=params.metric, spec=params.spec,
                  out=output[0], log=log[0])
 
 
@@ -54,7 +54,7 @@ rule plot_test_predictions:
     log:
         "logs/plot/test_predictions.log",
     run:
-        run_task("manymodels.plots:plot_test_predictions", **POOL, results="results", selection=input.selection,
+        run_task("manymodels.results.plots:plot_test_predictions", **POOL, results="results", selection=input.selection,
                  data=input.data, holdout=input.holdout, **params.data, out=output[0], log=log[0])
 
 
@@ -73,6 +73,6 @@ rule write_report:
     log:
         "logs/write_report.log",
     run:
-        run_task("manymodels.report:write_report", **POOL, scores=input.scores, summary=input.summary, selection=input.selection,
+        run_task("manymodels.results.report:write_report", **POOL, scores=input.scores, summary=input.summary, selection=input.selection,
                  data_summary=input.data_summary, plots=list(input.plots), metrics=params.metrics,
                  run_marker=RUN_MARKER, out=output[0], log=log[0])

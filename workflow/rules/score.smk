@@ -20,6 +20,6 @@ rule score_model:
         mem_mb=lambda wildcards, attempt: 1000 * attempt,
         runtime=lambda wildcards, attempt: 5 * attempt,
     run:
-        run_task("manymodels.score:score_task", **POOL, metrics=params.metrics, **params.data, data=input.data,
+        run_task("manymodels.task.score:score_task", **POOL, metrics=params.metrics, **params.data, data=input.data,
                  folds=input.get("folds"), fit_model=input.model, fit_meta=input.meta,
                  out_scores=output[0], log=log[0])

@@ -6,7 +6,7 @@ import sys
 
 sys.path.insert(0, str(Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parent))
 
-from manymodels.uptodate import FINAL_TARGETS, fingerprint, forget, plain_invocation, record, unchanged_targets
+from manymodels.engine.uptodate import FINAL_TARGETS, fingerprint, forget, plain_invocation, record, unchanged_targets
 
 UNCHANGED_TARGETS = RUN_FINGERPRINT = None
 if workflow.is_main_process:

@@ -7,12 +7,12 @@ import sys
 
 import pandas as pd
 
-from .score import BASE_COLUMNS
+from ..experiment.tasks import SCORE_COLUMNS
 from .store import Results
 
 FORMATS = ("table", "csv", "json", "markdown")
 # Shown unless --columns says otherwise: the identity, parameters, metrics and outcome of a task.
-HIDDEN_BY_DEFAULT = {name for name, _ in BASE_COLUMNS} - {"model", "config_id", "fold", "status", "error", "fit_seconds"}
+HIDDEN_BY_DEFAULT = {name for name, _ in SCORE_COLUMNS} - {"model", "config_id", "fold", "status", "error", "fit_seconds"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,17 +13,16 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from . import ConfigError
+from .. import ConfigError
 from .estimators import class_name, make_estimator
 from .grid import expand_grid, sample_points
 from .metrics import BUILTIN_METRICS
-from .score import BASE_COLUMNS
-from .tasks import estimator_definition, expand_tasks
+from .tasks import SCORE_COLUMNS, estimator_definition, expand_tasks
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 # Columns every score row (and the results store) has; parameters and metrics may not reuse them.
-RESERVED_COLUMNS = frozenset({name for name, _ in BASE_COLUMNS} | {"estimator", "model_file"})
+RESERVED_COLUMNS = frozenset({name for name, _ in SCORE_COLUMNS} | {"estimator", "model_file"})
 
 
 def describe_schema_error(config: dict, *, config_file: str) -> str:

@@ -1,4 +1,4 @@
-"""Task identity: config ids, derived seeds and the table of configurations."""
+"""Task identity: config ids, derived seeds, the table of configurations and the columns of a score row."""
 
 from __future__ import annotations
 
@@ -62,3 +62,28 @@ def expand_tasks(models: dict[str, dict], points: dict[str, list[dict]]) -> list
                 }
             )
     return records
+
+
+# Columns of every score row, in order, with their Arrow types; metric columns (float64) follow.
+SCORE_COLUMNS = [
+    ("model", "string"),
+    ("config_id", "string"),
+    ("fold", "string"),
+    ("status", "string"),
+    ("error_type", "string"),
+    ("error", "string"),
+    ("fit_seconds", "float64"),
+    ("score_seconds", "float64"),
+    ("converged", "bool"),
+    ("n_iter", "int64"),
+    ("n_warnings", "int64"),
+    ("first_warning", "string"),
+    ("seed", "int64"),
+    ("n_train", "int64"),
+    ("n_test", "int64"),
+    ("fitted_at", "string"),
+    ("scored_at", "string"),
+    ("score_error", "string"),
+    ("model_bytes", "int64"),
+    ("model_sha256", "string"),
+]

@@ -16,7 +16,7 @@ import socket
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .io import read_json, write_json
+from ..task.io import read_json, write_json
 
 MARKER = Path(".snakemake") / "manymodels" / "run.json"
 LOCKS = Path(".snakemake") / "locks"

@@ -15,14 +15,14 @@ BUILTIN_METRICS = {
     # classification
     "accuracy": {"function": "sklearn.metrics.accuracy_score", "greater_is_better": True},
     "balanced_accuracy": {"function": "sklearn.metrics.balanced_accuracy_score", "greater_is_better": True},
-    "f1_macro": {"function": "manymodels.metrics.f1_macro", "greater_is_better": True},
-    "roc_auc": {"function": "manymodels.metrics.roc_auc", "response": PROBA_OR_DECISION, "labels": True,
+    "f1_macro": {"function": "manymodels.experiment.metrics.f1_macro", "greater_is_better": True},
+    "roc_auc": {"function": "manymodels.experiment.metrics.roc_auc", "response": PROBA_OR_DECISION, "labels": True,
                 "greater_is_better": True},
     "log_loss": {"function": "sklearn.metrics.log_loss", "response": ["predict_proba"], "labels": True,
                  "greater_is_better": False},
     # regression
     "r2": {"function": "sklearn.metrics.r2_score", "greater_is_better": True},
-    "rmse": {"function": "manymodels.metrics.rmse", "greater_is_better": False},
+    "rmse": {"function": "manymodels.experiment.metrics.rmse", "greater_is_better": False},
     "mae": {"function": "sklearn.metrics.mean_absolute_error", "greater_is_better": False},
     # streaming (progressive validation, computed while learning; see manymodels.streaming)
     "progressive_loss": {"progressive": "model", "greater_is_better": False},

@@ -2,50 +2,23 @@
 
 from __future__ import annotations
 
-import importlib
 import math
 import time
 from datetime import datetime, timezone
 
+from ..experiment.estimators import import_object
+from ..experiment.tasks import SCORE_COLUMNS
 from .io import load_split, read_json, write_parquet
 
-# Columns of every score row, in order, with their Arrow types; metric columns (float64) follow.
-BASE_COLUMNS = [
-    ("model", "string"),
-    ("config_id", "string"),
-    ("fold", "string"),
-    ("status", "string"),
-    ("error_type", "string"),
-    ("error", "string"),
-    ("fit_seconds", "float64"),
-    ("score_seconds", "float64"),
-    ("converged", "bool"),
-    ("n_iter", "int64"),
-    ("n_warnings", "int64"),
-    ("first_warning", "string"),
-    ("seed", "int64"),
-    ("n_train", "int64"),
-    ("n_test", "int64"),
-    ("fitted_at", "string"),
-    ("scored_at", "string"),
-    ("score_error", "string"),
-    ("model_bytes", "int64"),
-    ("model_sha256", "string"),
-]
 
 
 def score_schema(metric_names: list[str]):
     """Arrow schema of a score row, so files written apart read back as one table."""
     import pyarrow as pa
 
-    fields = [pa.field(name, pa.type_for_alias(kind)) for name, kind in BASE_COLUMNS]
+    fields = [pa.field(name, pa.type_for_alias(kind)) for name, kind in SCORE_COLUMNS]
     fields += [pa.field(name, pa.float64()) for name in metric_names]
     return pa.schema(fields)
-
-
-def _import(path: str):
-    module_name, _, attr = path.rpartition(".")
-    return getattr(importlib.import_module(module_name), attr)
 
 
 def response_method(spec: dict, est):
@@ -64,7 +37,7 @@ def compute_metric(spec: dict, est, X, y) -> float:
     if "function" in spec:
         response = response_method(spec, est)(X)
         options = {"labels": est.classes_} if spec.get("labels") and hasattr(est, "classes_") else {}
-        return float(_import(spec["function"])(y, response, **options))
+        return float(import_object(spec["function"])(y, response, **options))
     method = getattr(est, spec["method"])
     return float(method(X, y) if spec.get("needs_y") else method(X))
 
@@ -109,7 +82,7 @@ def score_task(
                     values[name] = compute_metric(spec, est, X, y)
                 except Exception as exc:  # a metric that cannot be computed is recorded, not fatal
                     problems.append(f"{name}: {type(exc).__name__}: {exc}")
-    row = {name: meta.get(name) for name, _ in BASE_COLUMNS}
+    row = {name: meta.get(name) for name, _ in SCORE_COLUMNS}
     row.update(
         n_test=int(n_test),
         score_seconds=time.perf_counter() - start,

@@ -111,3 +111,10 @@ def _write_log(log: str | None, text: str) -> None:
     if log is not None:
         with open(log, "w") as fh:
             fh.write(text)
+
+
+def warm_up(*, modules: list[str]) -> str:
+    """Import modules a worker will need, so the first task it runs does not pay for them."""
+    for name in modules:
+        importlib.import_module(name)
+    return f"imported {', '.join(modules)}"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..task.io import atomic_path, read_json
 from .aggregate import metric_value_column, param_columns
-from .io import atomic_path
 
 
 def x_parameter(summary: pd.DataFrame, preferred: str | None = None) -> str:
@@ -121,7 +121,6 @@ def plot_test_predictions(*, results: str, selection: str, data: str, holdout: s
                           label: str, out: str) -> str:
     """The overall winner on the held-out set: a confusion matrix (classes) or predicted vs true (numbers)."""
 
-    from .io import read_json
     from .store import Results
 
     winner = read_json(selection)["overall"]

@@ -103,7 +103,7 @@ def load_split(*, data: str, folds: str | None, fold: str, features: list[str], 
     'full' (every row but the held-out test set; the test part is that set) and None for fold
     'all' (every row: the final refit). X is a DataFrame, so pipelines can select columns by name.
     """
-    from .data import TEST, TRAIN
+    from ..experiment.data import TEST, TRAIN
 
     frame = read_parquet_cached(data)
     X = frame[features]

@@ -7,8 +7,8 @@ import traceback
 import warnings
 from datetime import datetime, timezone
 
+from ..experiment.estimators import build_estimator
 from .io import load_split, write_joblib, write_json
-from .estimators import build_estimator
 
 # Errors of the machine, not of the model: these fail the job loudly instead of becoming a row.
 INFRASTRUCTURE_ERRORS = (MemoryError, OSError)

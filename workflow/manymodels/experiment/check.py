@@ -7,11 +7,9 @@ Snakemake process a seconds-long import of its own.
 
 from __future__ import annotations
 
-import importlib
-
 from .config import check_config
 from .data import data_columns, fold_names, source_columns, source_file
-from .provenance import package_version
+from .estimators import package_version
 from .tasks import estimator_definition
 
 
@@ -34,10 +32,3 @@ def check_experiment(*, config: dict, config_file: str) -> dict:
         "features": features,
         "versions": {name: package_version(estimator_definition(spec)) for name, spec in config["models"].items()},
     }
-
-
-def warm_up(*, modules: list[str]) -> str:
-    """Import modules a worker will need, so the first task it runs does not pay for them."""
-    for name in modules:
-        importlib.import_module(name)
-    return f"imported {', '.join(modules)}"

@@ -1,4 +1,4 @@
-"""What the Snakefile does when a run starts (its `onstart:` handler)."""
+"""Lighter scheduling passes for Snakemake 9, applied when a run starts (the `onstart:` handler)."""
 
 from __future__ import annotations
 

@@ -1,15 +1,16 @@
-"""Aggregate per-task score files into the tidy score table, per-configuration summaries and choices."""
+"""Aggregate per-task score files into the tidy score table and per-configuration summaries."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
 
-from .io import write_json, write_parquet
-from .score import score_schema
+from ..task.io import write_parquet
+from ..task.score import score_schema
 
 
 def param_table(configs: list[dict]) -> pd.DataFrame:
@@ -134,88 +135,30 @@ def aggregate_scores(
     table.to_csv(out_configs, sep="\t", index=False)
 
 
-def metric_value_column(metric: str, spec: dict) -> str:
-    """Column that ranks configurations by a metric: the CV mean, or the full fit for in-sample metrics."""
-    return f"{metric}_full" if spec["on"] == "train" else f"{metric}_mean"
-
-
-def choose(summary: pd.DataFrame, *, metrics: dict, selection_metric: str, simplest: list[str],
-           final_fold: str = "full") -> dict:
-    """The best configuration of each model family by each metric, the chosen ones, and the overall winner.
-
-    A family's chosen configuration is the simplest (ordered by those ``simplest`` parameters it
-    has, ascending) whose CV mean is within one standard error of its best by the selection
-    metric; without such parameters, or for an in-sample selection metric, it is the best one.
-    The overall winner is the family choice with the best selection value. Each entry carries its
-    held-out test scores (``test``) when the experiment has a held-out set, and the path of the
-    model fitted on all training rows (``final_fold``: 'full', or 'stream' for streaming).
-    """
-    families = {}
-    for model, rows in summary.groupby("model", sort=False):
-        best = {}
-        for metric, spec in metrics.items():
-            column = metric_value_column(metric, spec)
-            ranked = rows.dropna(subset=[column]).sort_values(column, ascending=not spec["greater_is_better"], kind="stable")
-            best[metric] = _describe(ranked.iloc[0], column, metrics, final_fold) if len(ranked) else None
-        one_se = _one_se(rows, metrics, selection_metric, simplest, final_fold)
-        families[model] = {"best": best, "one_se": one_se, "selection_metric": selection_metric,
-                           "chosen": one_se or best[selection_metric]}
-    candidates = [f["chosen"] for f in families.values() if f["chosen"]]
-    sign = 1 if metrics[selection_metric]["greater_is_better"] else -1
-    overall = max(candidates, key=lambda c: sign * c["value"]) if candidates else None
-    return {"models": families, "overall": overall, "selection_metric": selection_metric}
-
-
-def _one_se(rows: pd.DataFrame, metrics: dict, metric: str, simplest: list[str], final_fold: str) -> dict | None:
-    spec = metrics[metric]
-    simplest = [p for p in simplest if p in rows and rows[p].notna().all()]
-    if spec["on"] == "train" or not simplest:
-        return None
-    mean, sem = f"{metric}_mean", f"{metric}_sem"
-    rows = rows.dropna(subset=[mean])
-    if rows.empty:
-        return None
-    sign = 1 if spec["greater_is_better"] else -1
-    top = rows.loc[(sign * rows[mean]).idxmax()]
-    threshold = sign * top[mean] - (0 if math.isnan(top[sem]) else top[sem])
-    within = rows[sign * rows[mean] >= threshold]
-    ordered = within.assign(_score=-sign * within[mean]).sort_values([*simplest, "_score"], kind="stable")
-    return _describe(ordered.iloc[0], mean, metrics, final_fold) | {"threshold": float(sign * threshold)}
-
-
 def param_columns(summary: pd.DataFrame) -> list[str]:
     """Hyperparameter columns of a summary table: those between config_id and n_ok."""
     columns = list(summary.columns)
     return columns[columns.index("config_id") + 1 : columns.index("n_ok")]
 
 
-def _describe(row: pd.Series, column: str, metrics: dict, final_fold: str) -> dict:
-    params = {k: _plain(row[k]) for k in param_columns(row.to_frame().T)}
-    test = {m: _plain(row.get(f"{m}_full")) for m, spec in metrics.items() if spec["on"] == "test"}
-    return {
-        "model": row["model"],
-        "config_id": row["config_id"],
-        "test": {m: v for m, v in test.items() if v is not None},
-        "params": {k: v for k, v in params.items() if v is not None},
-        "value": float(row[column]),
-        "by": column,
-        "model_file": f"fits/{row['model']}/{row['config_id']}/fold-{final_fold}.joblib",
-    }
+def metric_value_column(metric: str, spec: dict) -> str:
+    """Column that ranks configurations by a metric: the CV mean, or the full fit for in-sample metrics."""
+    return f"{metric}_full" if spec["on"] == "train" else f"{metric}_mean"
 
 
-def _plain(value):
-    if isinstance(value, np.ndarray):  # a list-valued parameter, read back from Parquet
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    return None if value is None or _is_nan(value) else value
+def error_pattern(message) -> str:
+    """An error message with its numbers replaced by <n>, so the same failure groups together."""
+    return re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "<n>", str(message))
 
 
-def select_configurations(
-    *, summary: str, metrics: dict, selection_metric: str, simplest: list[str], final_fold: str = "full", out: str
-) -> dict:
-    """Write results/selection.json from results/summary.parquet."""
-    choices = choose(pd.read_parquet(summary), metrics=metrics, selection_metric=selection_metric, simplest=simplest,
-                     final_fold=final_fold)
-    write_json(choices, out)
-    return choices
+def failures(scores: pd.DataFrame) -> pd.DataFrame:
+    """Failed tasks grouped by error type and message pattern, with counts and an example."""
+    columns = ["model", "error_type", "error_pattern", "tasks", "configurations", "example"]
+    failed = scores[scores["status"] != "ok"]
+    if failed.empty:
+        return pd.DataFrame(columns=columns)
+    failed = failed.assign(error_pattern=failed["error"].map(error_pattern))
+    grouped = failed.groupby(["model", "error_type", "error_pattern"], dropna=False, sort=False)
+    table = grouped.agg(tasks=("config_id", "size"), configurations=("config_id", "nunique"),
+                        example=("error", "first")).reset_index()
+    return table.sort_values("tasks", ascending=False, kind="stable").reset_index(drop=True)[columns]

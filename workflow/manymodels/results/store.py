@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import read_json, sha256_file
+from ..task.io import read_json, sha256_file
 
 KEPT_MODELS_DIR = "models"
 
@@ -57,7 +57,7 @@ class Results:
 
     def failures(self) -> pd.DataFrame:
         """Failed tasks grouped by model, error type and message."""
-        from .report import failures
+        from .aggregate import failures
 
         return failures(self.tasks)
 

@@ -15,7 +15,7 @@ a command line with targets or options beyond a plain run (``-R``, ``-F``, ``--t
 incomplete job or a lock left behind, or any error while checking, falls back to Snakemake's own DAG, so the
 shortcut can only ever say what Snakemake would have said. ``MANYMODELS_NO_SHORTCUT=1`` disables it.
 
-This module (and :mod:`.io`, which it uses) needs the standard library only: it runs before anything
+This module (and :mod:`manymodels.task.io`, which it uses) needs the standard library only: it runs before anything
 heavy is imported.
 """
 
@@ -28,7 +28,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from .io import read_json, write_json
+from ..task.io import read_json, write_json
 
 RECORD = Path(".snakemake") / "manymodels" / "uptodate.json"
 RESULTS = Path("results")

@@ -54,3 +54,17 @@ def estimator_modules(definition) -> list[str]:
     """The modules an estimator definition imports (to warm workers up)."""
     paths = [definition] if isinstance(definition, str) else [s["estimator"] for s in definition]
     return sorted({p.rpartition(".")[0] for p in paths} | ({"sklearn.pipeline"} if not isinstance(definition, str) else set()))
+
+
+def package_version(definition) -> str:
+    """Version(s) of the distribution(s) behind an estimator definition (a dotted path or steps)."""
+    if not isinstance(definition, str):
+        return ", ".join(sorted({package_version(step["estimator"]) for step in definition}))
+    top = definition.split(".")[0]
+    from importlib import metadata
+
+    try:
+        dists = metadata.packages_distributions().get(top, [top])
+        return f"{dists[0]}=={metadata.version(dists[0])}"
+    except metadata.PackageNotFoundError:
+        return f"{top}==unknown"

@@ -6,7 +6,7 @@ import itertools
 import math
 from typing import Any
 
-from . import ConfigError
+from .. import ConfigError
 
 
 def expand_values(spec: Any, *, key: str) -> list:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import html
 import os
-import re
 from datetime import datetime, timezone
 
 import pandas as pd
 
-from .aggregate import metric_value_column, param_columns
-from .io import atomic_path, read_json
+from ..task.io import atomic_path, read_json
+from .aggregate import failures, metric_value_column, param_columns
 
 
 def task_counts(scores: pd.DataFrame, run_started: str | None) -> dict:
@@ -27,24 +26,6 @@ def task_counts(scores: pd.DataFrame, run_started: str | None) -> dict:
             counts[f"{stage}_run"] = ran
             counts[f"{stage}_reused"] = counts["tasks"] - ran
     return counts
-
-
-def error_pattern(message) -> str:
-    """An error message with its numbers replaced by <n>, so the same failure groups together."""
-    return re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "<n>", str(message))
-
-
-def failures(scores: pd.DataFrame) -> pd.DataFrame:
-    """Failed tasks grouped by error type and message pattern, with counts and an example."""
-    columns = ["model", "error_type", "error_pattern", "tasks", "configurations", "example"]
-    failed = scores[scores["status"] != "ok"]
-    if failed.empty:
-        return pd.DataFrame(columns=columns)
-    failed = failed.assign(error_pattern=failed["error"].map(error_pattern))
-    grouped = failed.groupby(["model", "error_type", "error_pattern"], dropna=False, sort=False)
-    table = grouped.agg(tasks=("config_id", "size"), configurations=("config_id", "nunique"),
-                        example=("error", "first")).reset_index()
-    return table.sort_values("tasks", ascending=False, kind="stable").reset_index(drop=True)[columns]
 
 
 def _table(frame: pd.DataFrame, *, floatfmt: str = "{:.4g}") -> str:
