@@ -6,11 +6,17 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# One experiment per config file: `snakemake --configfile F` runs exactly the experiment in F
+# (nothing of config.yaml leaks in); plain `snakemake` runs config.yaml.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
+# The experiment's name, and its folders results/<name>/ and logs/<name>/ (<results> and <logs>).
+include: "workflow/rules/experiment.smk"
 # A plain rerun with nothing changed since the last successful run is answered from that run's
-# record, without building the DAG of every fit and score job (see manymodels/uptodate.py).
+# record, without building the DAG of every fit and score job (see manymodels/engine/uptodate.py).
 include: "workflow/rules/uptodate.smk"
 
 

@@ -45,11 +45,11 @@ def test_tidy_table_has_params_metrics_and_ordered_rows(tmp_path, score_files):
                      out_configs=str(tmp_path / "configs.tsv"))
     scores = pd.read_parquet(tmp_path / "scores.parquet")
     assert len(scores) == 12
-    assert list(scores.columns[:7]) == ["model", "config_id", "k", "fold", "status", "ars", "bic"]
+    assert list(scores.columns[:8]) == ["model", "config_id", "params", "k", "fold", "status", "ars", "bic"]
     assert list(scores["fold"][:4]) == ["0", "1", "2", "full"]
     assert list(scores["k"]) == [1] * 4 + [2] * 4 + [3] * 4
     configs = pd.read_csv(tmp_path / "configs.tsv", sep="\t")
-    assert list(configs.columns) == ["model", "config_id", "estimator", "k", "kwargs"] and len(configs) == 3
+    assert list(configs.columns) == ["model", "config_id", "estimator", "params", "k", "kwargs"] and len(configs) == 3
 
 
 def test_gathered_shards_aggregate_like_the_score_files(tmp_path, score_files, monkeypatch):
@@ -105,7 +105,8 @@ def test_best_by_each_criterion_and_one_standard_error_choice(score_files):
 
 
 def test_one_standard_error_prefers_the_simpler_configuration():
-    summary = pd.DataFrame({"model": "m", "config_id": ["a", "b"], "k": [5, 2], "n_ok": 3, "n_failed": 0,
+    summary = pd.DataFrame({"model": "m", "config_id": ["a", "b"], "params": ['{"k":5}', '{"k":2}'], "k": [5, 2],
+                            "n_ok": 3, "n_failed": 0,
                             "ars_mean": [0.80, 0.78], "ars_sem": [0.05, 0.01], "bic_full": [1.0, 2.0]})
     choice = choose(summary, metrics=METRICS, selection_metric="ars", simplest=["k"])["models"]["m"]
     assert choice["best"]["ars"]["config_id"] == "a"
@@ -119,6 +120,43 @@ def test_mixed_type_parameters_are_stored_as_text():
     table = param_table(configs)
     assert list(table["p"][:2]) == ["sqrt", "0.5"] and pd.isna(table["p"][2])
     assert table["q"].isna().sum() == 2
+
+
+PARAMS = [  # two families sharing some parameter names, with nulls, ints, floats, bools, text and lists
+    {"model": "forest", "config_id": "a", "params": {"max_depth": None, "max_features": "sqrt", "bootstrap": True}},
+    {"model": "forest", "config_id": "b", "params": {"max_depth": 6, "max_features": 0.3, "bootstrap": False}},
+    {"model": "boost", "config_id": "c", "params": {"max_leaf_nodes": 15, "learning_rate": 0.1, "max_depth": 3}},
+    {"model": "sgd", "config_id": "d", "params": {"features": ["x1", "x2"], "alpha": 1}},
+    {"model": "sgd", "config_id": "e", "params": {"features": ["x1"], "alpha": 0.5}},
+]
+
+
+def test_parameter_columns_keep_their_types_and_params_round_trips(tmp_path):
+    import json
+
+    table = param_table(PARAMS)
+    assert str(table["max_depth"].dtype) == "Int64" and str(table["max_leaf_nodes"].dtype) == "Int64"
+    assert table["max_depth"].tolist()[1:3] == [6, 3] and pd.isna(table["max_depth"][0])
+    assert table["learning_rate"].dtype == "float64" and table["alpha"].tolist()[3:] == [1.0, 0.5]
+    assert str(table["bootstrap"].dtype) == "boolean" and table["bootstrap"].tolist()[:2] == [True, False]
+    assert table["features"].tolist()[3:] == [["x1", "x2"], ["x1"]]
+    # Written and read back, the columns keep their types and params gives the exact grid points.
+    path = tmp_path / "t.parquet"
+    table.to_parquet(path)
+    back = pd.read_parquet(path)
+    assert str(back["max_depth"].dtype) == "Int64" and str(back["bootstrap"].dtype) == "boolean"
+    assert [json.loads(p) for p in back["params"]] == [c["params"] for c in PARAMS]
+    assert type(json.loads(back["params"][2])["max_leaf_nodes"]) is int
+
+
+def test_family_parameters_are_only_its_own():
+    from manymodels.results.aggregate import family_params, param_columns
+
+    table = param_table(PARAMS).assign(n_ok=1)
+    assert param_columns(table) == ["max_depth", "max_features", "bootstrap", "max_leaf_nodes", "learning_rate",
+                                    "features", "alpha"]
+    assert family_params(table, "forest") == ["max_depth", "max_features", "bootstrap"]
+    assert family_params(table, "sgd") == ["features", "alpha"]
 
 
 def test_tasks_are_sharded_by_config_id_prefix():

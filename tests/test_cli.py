@@ -73,3 +73,21 @@ def test_stale_and_prune_ask_before_deleting(results, tmp_path, capsys, monkeypa
     assert code == 1 and "pass --yes" in err and len(list((results / "fits/gmm").iterdir())) == 3
     code, _, err = run(capsys, results, "--prune", "--yes")
     assert code == 0 and "deleted 4" in err and len(list((results / "fits/gmm").iterdir())) == 1
+
+
+def test_experiments_are_found_by_name_and_listed(tmp_path, capsys, monkeypatch):
+    from test_store import build_results
+
+    root = tmp_path / "clone"
+    for name in ("penguins", "tournament"):
+        build_results(root, [{"n_components": 2}], results=root / "results" / name)
+    monkeypatch.chdir(root)
+    code, out, _ = run(capsys, "penguins", "--summary", "--columns", "n_components", "--format", "csv")
+    assert code == 0 and out.splitlines() == ["n_components", "2"]
+    with pytest.raises(SystemExit, match="holds 2 experiments .penguins, tournament.: name one"):
+        run(capsys)
+    with pytest.raises(SystemExit, match="pengiuns: no experiment results here .*did you mean 'penguins'"):
+        run(capsys, "pengiuns")
+    assert main(["experiments", "--format", "csv"]) == 0
+    listed = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert listed["experiment"].tolist() == ["penguins", "tournament"]

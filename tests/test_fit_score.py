@@ -35,7 +35,7 @@ def run_fit(prepared, tmp_path, *, params, fold="0", kwargs=None, data=None):
                    kwargs=kwargs if kwargs is not None else {"random_state": 0}, params=params,
                    features=FEATURES, label="species", data=data or str(prepared / "data.parquet"),
                    folds=split_file(prepared, fold), **out)
-    return log, json.loads((tmp_path / "m.json").read_text())
+    return log["log"], json.loads((tmp_path / "m.json").read_text())
 
 
 def split_file(prepared, fold):

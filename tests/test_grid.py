@@ -26,10 +26,10 @@ def test_log_range_needs_positive_bounds():
         expand_values({"from": 0, "to": 1, "num": 3, "scale": "log"}, key="k")
 
 
-def test_grid_is_cartesian_product_with_sorted_keys():
-    points = expand_grid({"b": [1, 2], "a": ["x"]}, key="g")
-    assert points == [{"a": "x", "b": 1}, {"a": "x", "b": 2}]
-    assert [list(p) for p in points] == [["a", "b"], ["a", "b"]]
+def test_grid_is_cartesian_product_in_sorted_order_with_keys_in_config_order():
+    points = expand_grid({"b": [1, 2], "a": ["x", "y"]}, key="g")
+    assert points == [{"a": "x", "b": 1}, {"a": "x", "b": 2}, {"a": "y", "b": 1}, {"a": "y", "b": 2}]
+    assert [list(p) for p in points] == [["b", "a"]] * 4
 
 
 def test_sub_grids_follow_parameter_grid_semantics():

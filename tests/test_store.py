@@ -21,9 +21,10 @@ METRICS = metric_specs({
 MODELS = {"gmm": {"estimator": "sklearn.mixture.GaussianMixture", "kwargs": {"random_state": 0}}}
 
 
-def build_results(root, points, folds=("0", "1", "full")):
-    """A results directory laid out as the workflow writes it, made by the same package functions."""
-    results = root / "results"
+def build_results(root, points, folds=("0", "1", "full"), results=None):
+    """A results directory (``root/results``, or ``results``) laid out as the workflow writes it,
+    made by the same package functions."""
+    results = root / "results" if results is None else results
     data, fold_file = str(results / "data/data.parquet"), str(results / "data/folds.parquet")
     if not (results / "data").exists():
         prepare_data(source="penguins", features=FEATURES, label="species", out_data=data,

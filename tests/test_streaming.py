@@ -60,7 +60,7 @@ def run(stream, tmp_path, params):
     log = fit_stream_task(model="sgd", config_id="0123456789", fold="stream", estimator=PIPELINE, kwargs={},
                           params=params, features=["x1", "x2", "x3"], label="y", data=str(stream), streaming=STREAMING,
                           out_model=str(tmp_path / "m.joblib"), out_meta=str(tmp_path / "m.json"))
-    return log, json.loads((tmp_path / "m.json").read_text())
+    return log["log"], json.loads((tmp_path / "m.json").read_text())
 
 
 def test_streaming_fit_beats_the_null_model_and_records_scores(stream, tmp_path):

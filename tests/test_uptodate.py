@@ -3,7 +3,8 @@ import os
 import pytest
 
 from manymodels.engine import uptodate
-from manymodels.engine.uptodate import RECORD, fingerprint, forget, plain_invocation, record, unchanged_targets
+from manymodels.engine.uptodate import (final_targets, fingerprint, forget, plain_invocation, record, record_path,
+                                       unchanged_targets)
 
 PLAIN = ["--cores", "2", "--configfile", "a.yaml", "b.yaml", "--config", "x=1", "y=2", "-q", "-p", "all"]
 
@@ -33,17 +34,26 @@ def finished_run(tmp_path, monkeypatch):
     snakefile = tmp_path / "Snakefile"
     snakefile.write_text("rule all:\n")
     (tmp_path / "data.csv").write_text("a,b\n1,2\n")
-    (tmp_path / "results" / "scores" / "m").mkdir(parents=True)
-    (tmp_path / "results" / "scores" / "m" / "fold-0.parquet").write_bytes(b"x")
-    (tmp_path / "results" / "report.html").write_text("<html/>")
+    (tmp_path / "results" / "exp" / "scores" / "m").mkdir(parents=True)
+    (tmp_path / "results" / "exp" / "scores" / "m" / "fold-0.parquet").write_bytes(b"x")
+    (tmp_path / "results" / "exp" / "report.html").write_text("<html/>")
     state = {"config": {"models": {"m": {"grid": {"k": [1, 2]}}}}, "snakefile": snakefile, "data_file": "data.csv"}
-    record(fingerprint(**state), targets=["results/report.html"])
+    record("exp", fingerprint(**state), targets=["results/exp/report.html"])
     return tmp_path, state
 
 
 def test_nothing_changed_gives_the_recorded_targets(finished_run):
     _, state = finished_run
-    assert unchanged_targets(fingerprint(**state), argv=["--cores", "2"]) == ["results/report.html"]
+    assert unchanged_targets("exp", fingerprint(**state), argv=["--cores", "2"]) == ["results/exp/report.html"]
+
+
+def test_each_experiment_has_its_own_record(finished_run):
+    root, state = finished_run
+    assert unchanged_targets("other", fingerprint(**state), argv=[]) is None
+    (root / "results" / "other").mkdir()
+    (root / "results" / "other" / "x.parquet").write_bytes(b"x")  # another experiment's results changed
+    assert unchanged_targets("exp", fingerprint(**state), argv=[]) == ["results/exp/report.html"]
+    assert final_targets("exp")[0] == "results/exp/scores.parquet"
 
 
 def bump_mtime(path):
@@ -60,11 +70,11 @@ def test_any_change_leaves_the_decision_to_snakemake(finished_run, change, monke
     root, state = finished_run
     argv = ["--cores", "2"]
     if change == "touch a result":
-        bump_mtime(root / "results" / "scores" / "m" / "fold-0.parquet")
+        bump_mtime(root / "results" / "exp" / "scores" / "m" / "fold-0.parquet")
     elif change == "remove a result":
-        (root / "results" / "scores" / "m" / "fold-0.parquet").unlink()
+        (root / "results" / "exp" / "scores" / "m" / "fold-0.parquet").unlink()
     elif change == "add a result":
-        (root / "results" / "scores" / "m" / "fold-1.parquet").write_bytes(b"y")
+        (root / "results" / "exp" / "scores" / "m" / "fold-1.parquet").write_bytes(b"y")
     elif change == "edit the config":
         state["config"]["models"]["m"]["grid"]["k"].append(3)
     elif change == "edit the package":
@@ -74,7 +84,7 @@ def test_any_change_leaves_the_decision_to_snakemake(finished_run, change, monke
     elif change == "touch the data":
         bump_mtime(root / "data.csv")
     elif change == "a command with a target":
-        argv.append("results/scores.parquet")
+        argv.append("results/exp/scores.parquet")
     elif change == "an incomplete job":
         (root / ".snakemake" / "incomplete").mkdir(parents=True)
         (root / ".snakemake" / "incomplete" / "cmVzdWx0cw==").write_text("")
@@ -84,8 +94,8 @@ def test_any_change_leaves_the_decision_to_snakemake(finished_run, change, monke
     elif change == "opt out":
         monkeypatch.setenv("MANYMODELS_NO_SHORTCUT", "1")
     elif change == "no record":
-        forget()
-    assert unchanged_targets(fingerprint(**state), argv=argv) is None
+        forget("exp")
+    assert unchanged_targets("exp", fingerprint(**state), argv=argv) is None
 
 
 def test_installed_packages_are_part_of_the_fingerprint(finished_run, monkeypatch):
@@ -97,5 +107,5 @@ def test_installed_packages_are_part_of_the_fingerprint(finished_run, monkeypatc
 
 def test_a_damaged_record_is_ignored(finished_run):
     _, state = finished_run
-    RECORD.write_text("{not json")
-    assert unchanged_targets(fingerprint(**state), argv=[]) is None
+    record_path("exp").write_text("{not json")
+    assert unchanged_targets("exp", fingerprint(**state), argv=[]) is None

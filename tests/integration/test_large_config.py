@@ -21,7 +21,7 @@ def test_large_grid_subset_runs_and_records_failures(tmp_path):
     config["models"]["gmm"]["grid"]["covariance_type"] = ["full", "spherical"]
     root = make_workflow(tmp_path / "wf", config)
     snakemake(root)
-    scores = pd.read_parquet(root / "results/scores.parquet")
+    scores = pd.read_parquet(root / "results/config/scores.parquet")
     assert len(scores) == 5 * 2 * 6
     status = scores.assign(cv=scores["fold"] != "full").groupby(["n_components", "cv"])["status"].agg(set)
     assert status[(2, True)] == {"ok"} and status[(3, False)] == {"ok"}
@@ -29,5 +29,5 @@ def test_large_grid_subset_runs_and_records_failures(tmp_path):
     assert status[(343, True)] == {"failed"} and status[(399, False)] == {"failed"}
     failed = scores[scores["status"] == "failed"]
     assert failed["error"].str.startswith("Expected n_samples >= n_components").all()
-    report = (root / "results/report.html").read_text()
+    report = (root / "results/config/report.html").read_text()
     assert f"Failures ({len(failed)} tasks)" in report

@@ -42,16 +42,16 @@ def reference(tmp_path_factory):
     """Tables of an uninterrupted run on one core."""
     root = make_workflow(tmp_path_factory.mktemp("reference") / "wf", CONFIG)
     snakemake(root, cores=1)
-    return {name: pd.read_parquet(root / f"results/{name}.parquet") for name in ("scores", "summary")}
+    return {name: pd.read_parquet(root / f"results/config/{name}.parquet") for name in ("scores", "summary")}
 
 
 def test_two_cores_give_the_same_tables_as_one(tmp_path, reference):
     root = make_workflow(tmp_path / "wf", CONFIG)
     snakemake(root, cores=2)
-    scores = pd.read_parquet(root / "results/scores.parquet")
+    scores = pd.read_parquet(root / "results/config/scores.parquet")
     assert len(scores) == N_TASKS
     pd.testing.assert_frame_equal(comparable(scores), comparable(reference["scores"]))
-    pd.testing.assert_frame_equal(pd.read_parquet(root / "results/summary.parquet"), reference["summary"])
+    pd.testing.assert_frame_equal(pd.read_parquet(root / "results/config/summary.parquet"), reference["summary"])
 
 
 def test_killed_run_resumes_with_the_same_command(tmp_path, reference):
@@ -61,7 +61,7 @@ def test_killed_run_resumes_with_the_same_command(tmp_path, reference):
     proc = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + SNAKEMAKE_TIMEOUT
-    scores_dir = root / "results/scores"
+    scores_dir = root / "results/config/scores"
     while len(list(scores_dir.glob("*/*/*.parquet"))) < N_TASKS // 2:
         assert proc.poll() is None, "the run finished before it could be killed"
         assert time.monotonic() < deadline
@@ -73,8 +73,8 @@ def test_killed_run_resumes_with_the_same_command(tmp_path, reference):
 
     result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=SNAKEMAKE_TIMEOUT)
     assert result.returncode == 0, result.stderr
-    assert "Removed the locks of an earlier run that was killed" in result.stderr + result.stdout
-    scores = pd.read_parquet(root / "results/scores.parquet")
+    assert "Removed the locks of an earlier run of config that was killed" in result.stderr + result.stdout
+    scores = pd.read_parquet(root / "results/config/scores.parquet")
     pd.testing.assert_frame_equal(comparable(scores), comparable(reference["scores"]))
-    pd.testing.assert_frame_equal(pd.read_parquet(root / "results/summary.parquet"), reference["summary"])
-    assert "reused" in (root / "results/report.html").read_text()
+    pd.testing.assert_frame_equal(pd.read_parquet(root / "results/config/summary.parquet"), reference["summary"])
+    assert "reused" in (root / "results/config/report.html").read_text()

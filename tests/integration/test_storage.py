@@ -34,10 +34,10 @@ def runs(tmp_path_factory):
 
 def test_keep_none_deletes_models_but_keeps_scores_cached(runs):
     root = runs["none"]
-    assert not list((root / "results/fits").rglob("*.joblib"))
-    assert len(list((root / "results/scores").rglob("*.parquet"))) == 16
+    assert not list((root / "results/config/fits").rglob("*.joblib"))
+    assert len(list((root / "results/config/scores").rglob("*.parquet"))) == 16
     assert planned_jobs(root) == []
-    store = Results(root / "results")
+    store = Results(root / "results/config")
     assert (store.tasks["status"] == "ok").all()
     with pytest.raises(IntegrityError, match="missing"):
         store.load_model(store.tasks.iloc[0])
@@ -45,29 +45,29 @@ def test_keep_none_deletes_models_but_keeps_scores_cached(runs):
 
 def test_keep_best_keeps_only_the_chosen_refit(runs):
     root = runs["best"]
-    assert not list((root / "results/fits").rglob("*.joblib"))
-    chosen = json.loads((root / "results/selection.json").read_text())["models"]["gmm"]["chosen"]
-    kept = list((root / "results/models").rglob("*.joblib"))
+    assert not list((root / "results/config/fits").rglob("*.joblib"))
+    chosen = json.loads((root / "results/config/selection.json").read_text())["models"]["gmm"]["chosen"]
+    kept = list((root / "results/config/models").rglob("*.joblib"))
     assert [p.parent.name for p in kept] == [chosen["config_id"]] and kept[0].name == "fold-full.joblib"
-    store = Results(root / "results")
+    store = Results(root / "results/config")
     row = store.query(f"config_id == '{chosen['config_id']}' and fold == 'full'").iloc[0]
     assert store.load_model(row).n_components == chosen["params"]["n_components"]
     assert planned_jobs(root) == []
 
 
 def test_disk_usage_by_policy(runs, capsys):
-    sizes = {policy: bytes_under(root / "results/fits") + bytes_under(root / "results/models")
+    sizes = {policy: bytes_under(root / "results/config/fits") + bytes_under(root / "results/config/models")
              for policy, root in runs.items() if (root / "results").exists()}
     with capsys.disabled():
         print(f"\nmodel artifact bytes by keep_models policy (16 tasks): {sizes}")
     assert sizes["none"] < sizes["best"] < sizes["all"]
-    report = (runs["all"] / "results/report.html").read_text()
+    report = (runs["all"] / "results/config/report.html").read_text()
     assert "Artifacts on disk" in report
 
 
 def test_results_moved_elsewhere_still_answer_queries(runs, tmp_path):
     moved = tmp_path / "laptop" / "results"
-    shutil.copytree(runs["all"] / "results", moved)
+    shutil.copytree(runs["all"] / "results/config", moved)
     out = subprocess.run(
         [sys.executable, "-m", "manymodels", "results", str(moved), "--where", "covariance_type == 'full' and fold != 'full'",
          "--sort", "-ars", "--columns", "config_id,n_components,fold,ars", "--format", "json"],

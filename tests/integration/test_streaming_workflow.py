@@ -28,11 +28,11 @@ def test_a_subset_runs_end_to_end_with_progressive_scores(tmp_path, streaming_co
     grid.update(hash__n_features=[2**16], clf__l1_ratio=[0.15], clf__alpha=[0.001, 0.01])
     root = make_workflow(tmp_path / "wf", streaming_config)
     snakemake(root)
-    scores = pd.read_parquet(root / "results/scores.parquet")
+    scores = pd.read_parquet(root / "results/config/scores.parquet")
     assert len(scores) == 8 and set(scores["fold"]) == {"stream"} and (scores["status"] == "ok").all()
     assert (scores["n_train"] == 20_000).all()
     assert (scores["relative_score"] - (1 - scores["progressive_loss"] / scores["null_loss"])).abs().max() < 1e-12
     assert scores["relative_score"].max() > 0  # the best configuration beats the running-mean null model
-    report = (root / "results/report.html").read_text()
-    assert "relative_score" in report and (root / "results/plots/sgd/relative_score.png").is_file()
+    report = (root / "results/config/report.html").read_text()
+    assert "relative_score" in report and (root / "results/config/plots/sgd/relative_score.png").is_file()
     assert planned_jobs(root) == []

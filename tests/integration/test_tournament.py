@@ -41,14 +41,14 @@ def test_mean_cv_scores_equal_grid_search_cv(tmp_path):
     grid = {"clf__C": [0.01, 0.1, 1.0, 10.0], "clf__fit_intercept": [True, False]}
     root = make_workflow(tmp_path / "wf", iris_config({"logreg": {**LOGREG, "grid": grid}}))
     snakemake(root)
-    data = pd.read_parquet(root / "results/data/data.parquet")
-    folds = pd.read_parquet(root / "results/data/folds.parquet")
+    data = pd.read_parquet(root / "results/config/data/data.parquet")
+    folds = pd.read_parquet(root / "results/config/data/folds.parquet")
     splits = [(np.flatnonzero(folds[c] == TRAIN), np.flatnonzero(folds[c] == TEST)) for c in folds]
     X, y = data.drop(columns="target"), data["target"].to_numpy()
     search = GridSearchCV(clone(make_estimator(estimator_definition(LOGREG))), grid, cv=splits, scoring="accuracy")
     search.fit(X, y)
     expected = pd.DataFrame(search.cv_results_["params"]).assign(mean=search.cv_results_["mean_test_score"])
-    summary = pd.read_parquet(root / "results/summary.parquet")
+    summary = pd.read_parquet(root / "results/config/summary.parquet")
     merged = summary.merge(expected, on=list(grid), validate="one_to_one")
     assert len(merged) == 8
     np.testing.assert_allclose(merged["accuracy_mean"], merged["mean"], rtol=0, atol=1e-12)
@@ -59,7 +59,7 @@ def test_raising_n_iter_runs_only_the_new_draws(tmp_path):
     config = iris_config({"logreg": {**LOGREG, "random": random}})
     root = make_workflow(tmp_path / "wf", config)
     snakemake(root)
-    before = set(pd.read_parquet(root / "results/scores.parquet")["config_id"])
+    before = set(pd.read_parquet(root / "results/config/scores.parquet")["config_id"])
     config["models"]["logreg"]["random"]["n_iter"] = 5
     write_config(root, config)
     jobs = planned_jobs(root)
@@ -84,18 +84,18 @@ def test_shipped_tournament_configs_run_end_to_end(tmp_path, name):
     config = yaml.safe_load((REPO / f"configs/{name}.yaml").read_text())
     root = make_workflow(tmp_path / "wf", config)
     snakemake(root)
-    selection = json.loads((root / "results/selection.json").read_text())
+    selection = json.loads((root / "results/config/selection.json").read_text())
     overall = selection["overall"]
     assert set(selection["models"]) == set(config["models"]) and overall["model"] in config["models"]
     assert overall["test"]  # scored on the held-out set
-    final = root / f"results/models/{overall['model']}/{overall['config_id']}/fold-all.joblib"
+    final = root / f"results/config/models/{overall['model']}/{overall['config_id']}/fold-all.joblib"
     assert final.is_file()
-    held_out = pd.read_parquet(root / "results/data/holdout.parquet")["holdout"]
-    folds = pd.read_parquet(root / "results/data/folds.parquet")
+    held_out = pd.read_parquet(root / "results/config/data/holdout.parquet")["holdout"]
+    folds = pd.read_parquet(root / "results/config/data/folds.parquet")
     assert (folds[held_out] == 0).all().all()  # no CV fold sees the held-out rows
-    report = (root / "results/report.html").read_text()
+    report = (root / "results/config/report.html").read_text()
     assert "Ranking of the model families" in report and "test_predictions.png" in report and "cv_scores.png" in report
-    scores = pd.read_parquet(root / "results/scores.parquet")
+    scores = pd.read_parquet(root / "results/config/scores.parquet")
     assert (scores["status"] == "ok").all()
     if name == "tournament-classification":
         svc = scores[scores["model"] == "svc"]

@@ -10,6 +10,7 @@ import shutil
 
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import TINY_CONFIG
 from manymodels.experiment.data import resolve_source
@@ -57,22 +58,22 @@ def scheduled_ids(jobs, rule):
 
 def test_run_writes_tables_plots_and_report(finished):
     root, result = finished
-    scores = pd.read_parquet(root / "results/scores.parquet")
+    scores = pd.read_parquet(root / "results/config/scores.parquet")
     assert len(scores) == 16 and set(scores["fold"]) == {"0", "1", "2", "full"}
     assert {"n_components", "covariance_type", "ars", "bic", "status", "error", "fit_seconds"} <= set(scores.columns)
     assert (scores["status"] == "ok").all()
-    summary = pd.read_parquet(root / "results/summary.parquet")
+    summary = pd.read_parquet(root / "results/config/summary.parquet")
     assert len(summary) == 4 and {"ars_mean", "ars_std", "ars_sem", "n_ok", "n_failed", "bic_full"} <= set(summary.columns)
-    selection = json.loads((root / "results/selection.json").read_text())
+    selection = json.loads((root / "results/config/selection.json").read_text())
     assert selection["models"]["gmm"]["chosen"]["model_file"].endswith("fold-full.joblib")
-    assert (root / "results" / selection["models"]["gmm"]["chosen"]["model_file"]).is_file()
+    assert (root / "results/config" / selection["models"]["gmm"]["chosen"]["model_file"]).is_file()
     for metric in ("ars", "bic"):
-        assert (root / f"results/plots/gmm/{metric}.png").stat().st_size > 10_000
-    report = (root / "results/report.html").read_text()
+        assert (root / f"results/config/plots/gmm/{metric}.png").stat().st_size > 10_000
+    report = (root / "results/config/report.html").read_text()
     assert "16 tasks" in report and "This run fitted 16 and reused 0 fits" in report
-    configs = pd.read_csv(root / "results/configs.tsv", sep="\t")
+    configs = pd.read_csv(root / "results/config/configs.tsv", sep="\t")
     assert set(configs["config_id"]) == set(scores["config_id"])
-    assert len(list((root / "results/fits/gmm").glob("*/fold-*.joblib"))) == 16
+    assert len(list((root / "results/config/fits/gmm").glob("*/fold-*.joblib"))) == 16
     assert "100%) done" in result.stderr + result.stdout
 
 
@@ -102,7 +103,7 @@ def test_unchanged_rerun_is_answered_without_the_dag(rerun):
 
 def test_the_shortcut_defers_to_snakemake_after_any_change(rerun):
     root, _ = rerun
-    removed = root / "results/scores.parquet"
+    removed = root / "results/config/scores.parquet"
     removed.unlink()
     counts = job_counts(planned_jobs(root))
     assert counts["aggregate_scores"] == 1 and counts["score_model"] == 0 and counts["fit_model"] == 0
@@ -132,9 +133,9 @@ def test_added_metric_rescores_without_refitting(rerun):
     counts = job_counts(planned_jobs(root))
     assert counts["fit_model"] == 0 and counts["score_model"] == 16 and counts["aggregate_scores"] == 1
     snakemake(root)
-    scores = pd.read_parquet(root / "results/scores.parquet")
+    scores = pd.read_parquet(root / "results/config/scores.parquet")
     assert scores.loc[scores["fold"] != "full", "aic"].notna().all()
-    assert "reused 16 fits" in (root / "results/report.html").read_text()
+    assert "reused 16 fits" in (root / "results/config/report.html").read_text()
 
 
 def test_edited_scoring_code_rescores_without_refitting(rerun):
@@ -180,8 +181,8 @@ def test_removed_grid_values_refit_nothing_and_leave_the_tables(rerun):
     counts = job_counts(planned_jobs(root))
     assert counts["fit_model"] == 0 and counts["score_model"] == 0 and counts["aggregate_scores"] == 1
     snakemake(root)
-    scores = pd.read_parquet(root / "results/scores.parquet")
-    summary = pd.read_parquet(root / "results/summary.parquet")
+    scores = pd.read_parquet(root / "results/config/scores.parquet")
+    summary = pd.read_parquet(root / "results/config/summary.parquet")
     assert set(scores["n_components"]) == {2} and len(scores) == 8 and len(summary) == 2
 
 
@@ -191,40 +192,50 @@ def test_failing_fits_become_rows_and_the_run_goes_on(tmp_path, base_config):
     config["models"]["gmm"]["grid"] = {"n_components": [2, 400], "covariance_type": ["diag"]}
     root = make_workflow(tmp_path / "wf", config)
     snakemake(root)
-    scores = pd.read_parquet(root / "results/scores.parquet")
+    scores = pd.read_parquet(root / "results/config/scores.parquet")
     failed = scores[scores["n_components"] == 400]
     assert len(failed) == 4 and (failed["status"] == "failed").all()
     assert (failed["error_type"] == "ValueError").all() and failed["error"].str.contains("n_components = 400").all()
     assert failed[["ars", "bic"]].isna().all().all()
     assert (scores.loc[scores["n_components"] == 2, "status"] == "ok").all()
-    summary = pd.read_parquet(root / "results/summary.parquet").set_index("n_components")
+    summary = pd.read_parquet(root / "results/config/summary.parquet").set_index("n_components")
     assert summary.loc[400, "n_failed"] == 3 and summary.loc[400, "n_ok"] == 0 and math.isnan(summary.loc[400, "ars_mean"])
-    report = (root / "results/report.html").read_text()
+    report = (root / "results/config/report.html").read_text()
     assert "Failures (4 tasks)" in report and "Expected n_samples &gt;= n_components" in report
 
 
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda c: c["cv"].update(n_fold=3), "invalid config at key 'cv'"),
-        (lambda c: c["cv"].update(n_splits="3"), "key 'cv.n_splits': '3' is not of type 'integer'"),
+        (lambda c: c["cv"].update(n_fold=3),
+         "cv: unknown key 'n_fold'; valid: n_repeats, n_splits, random_state, shuffle, splitter, test_size"),
+        (lambda c: c["cv"].update(n_splits="3"), "cv.n_splits: expected an integer, got '3'"),
+        (lambda c: c["metrics"].update(accuracy="acuracy"),
+         "metrics.accuracy: 'acuracy' is not allowed; did you mean 'accuracy'?"),
+        (lambda c: c["cv"].update(splitter="KFlod"),
+         "cv.splitter: 'KFlod' is not a splitter in sklearn.model_selection; did you mean 'KFold'"),
         (lambda c: c["models"]["gmm"].update(estimator="sklearn.mixture.GaussianMixtur"),
-         "models.gmm.estimator: module 'sklearn.mixture' has no attribute 'GaussianMixtur'"),
+         "models.gmm.estimator: module 'sklearn.mixture' has no attribute 'GaussianMixtur'; did you mean "
+         "'GaussianMixture'"),
         (lambda c: c["models"]["gmm"]["grid"].update(n_component=[2]),
-         "models.gmm.grid.n_component: sklearn.mixture.GaussianMixture does not accept parameter 'n_component'"),
-        (lambda c: c["data"].update(features=["bill_length_mm", "wingspan_mm"]),
-         "data.features: column 'wingspan_mm' is not in data source"),
+         "models.gmm.grid.n_component: sklearn.mixture.GaussianMixture does not accept parameter 'n_component'; "
+         "did you mean 'n_components'?"),
+        (lambda c: c["data"].update(features=["bill_length_mm", "bill_lenght_mm"]),
+         "data.features: column 'bill_lenght_mm' is not in data source 'penguins'; did you mean 'bill_length_mm'?"),
         (lambda c: c["models"]["gmm"]["grid"].update(n_components={"from": 5, "to": 2}),
          "models.gmm.grid.n_components: the grid entry"),
     ],
 )
-def test_bad_config_stops_before_any_job(tmp_path, base_config, mutate, message):
+def test_bad_config_stops_before_any_job_with_one_line_naming_its_file(tmp_path, base_config, mutate, message):
+    """The user's path: `snakemake --configfile F`; the one error line names F, never config.yaml."""
     config = copy.deepcopy(base_config)
     config["data"]["source"] = "penguins"
     mutate(config)
-    root = make_workflow(tmp_path / "wf", config)
-    result = snakemake(root, check=False)
-    assert result.returncode != 0
-    output = result.stdout + result.stderr
-    assert message in output and "config.yaml" in output
+    root = make_workflow(tmp_path / "wf", TINY_CONFIG)
+    (root / "experiments").mkdir()
+    (root / "experiments/mine.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = snakemake(root, "--configfile", "experiments/mine.yaml", check=False)
+    assert result.returncode == 1
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if not line.startswith("Using workflow")]
+    assert len(lines) == 1 and lines[0].startswith(f"experiments/mine.yaml: {message}"), lines
     assert not (root / "results").exists()

@@ -46,9 +46,11 @@ def snakemake(root: Path, *args: str, cores: int = 2, check: bool = True, **pope
     return proc
 
 
-def planned_jobs(root: Path) -> list[tuple[str, dict]]:
-    """The jobs a dry run schedules: (rule, wildcards) pairs."""
-    out = snakemake(root, "--dry-run").stdout
+def planned_jobs(root: Path, *args: str) -> list[tuple[str, dict]]:
+    """The jobs a dry run schedules: (rule, wildcards) pairs (the console lists every job with
+    --logger-manymodels-jobs)."""
+    result = snakemake(root, "--dry-run", "--logger-manymodels-jobs", *args)
+    out = result.stdout + result.stderr
     jobs: list[tuple[str, dict]] = []
     for line in out.splitlines():
         if m := re.match(r"^\s*(?:local)?rule (\w+):$", line):  # indented inside a group job

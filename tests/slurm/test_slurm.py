@@ -68,11 +68,11 @@ def test_default_experiment_on_slurm_gives_the_local_scores(tmp_path, local_run)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-8000:]
 
-    scores = pd.read_parquet(root / "results/scores.parquet")
-    pd.testing.assert_frame_equal(comparable(scores), comparable(pd.read_parquet(local_run / "results/scores.parquet")))
+    scores = pd.read_parquet(root / "results/penguins/scores.parquet")
+    pd.testing.assert_frame_equal(comparable(scores), comparable(pd.read_parquet(local_run / "results/penguins/scores.parquet")))
     failed = scores[scores["n_components"] == 400]
     assert len(failed) == 8 and (failed["status"] == "failed").all() and failed["error"].str.contains("n_components").all()
-    assert (root / "results/report.html").exists()
+    assert (root / "results/penguins/report.html").exists()
 
     # 24 pairs, 12 per submission: two grouped submissions, each run on the node by one
     # Snakemake process (the one sbatch starts, plus the one it starts with srun), not one per task.
@@ -112,5 +112,5 @@ def test_failing_task_on_slurm_is_reported_like_a_local_failure(tmp_path):
         log = next(root.glob("logs/score/gmm/*/fold-0.log"))
         assert str(log.relative_to(root)) in output
         assert "OSError: injected failure" in log.read_text()
-        assert not (root / "results/scores.parquet").exists()
+        assert not (root / "results/penguins/scores.parquet").exists()
     assert "Error in group fit_score" in result.stdout + result.stderr

@@ -5,12 +5,12 @@ rule gather_scores:
     input:
         shard_score_files,
     output:
-        "results/shards/scores-{shard}.parquet",
+        "<results>/shards/scores-{shard}.parquet",
     params:
         metrics=list(METRICS),
         code=CODE["aggregate"],
     log:
-        "logs/gather_scores/{shard}.log",
+        "<logs>/gather_scores/{shard}.log",
     run:
         run_task("manymodels.results.aggregate:gather_scores", **POOL, score_files=list(input), metric_names=params.metrics,
                  out=output[0], log=log[0])
@@ -20,15 +20,15 @@ rule aggregate_scores:
     input:
         shard_files,
     output:
-        scores="results/scores.parquet",
-        summary="results/summary.parquet",
-        configs="results/configs.tsv",
+        scores="<results>/scores.parquet",
+        summary="<results>/summary.parquet",
+        configs="<results>/configs.tsv",
     params:
         configs=TASKS,
         metrics=METRICS,
         code=CODE["aggregate"],
     log:
-        "logs/aggregate_scores.log",
+        "<logs>/aggregate_scores.log",
     run:
         run_task("manymodels.results.aggregate:aggregate_scores", **POOL, score_files=list(input), configs=params.configs,
                  metrics=params.metrics, out_scores=output.scores, out_summary=output.summary,
@@ -56,13 +56,13 @@ if REFITS_AFTER_SELECTION:
 
     checkpoint select_configurations:
         input:
-            "results/summary.parquet",
+            "<results>/summary.parquet",
         output:
-            "results/selection.json",
+            "<results>/selection.json",
         params:
             **SELECTION,
         log:
-            "logs/select_configurations.log",
+            "<logs>/select_configurations.log",
         run:
             select(input, output, params, log)
 
@@ -70,12 +70,12 @@ else:
 
     rule select_configurations:
         input:
-            "results/summary.parquet",
+            "<results>/summary.parquet",
         output:
-            "results/selection.json",
+            "<results>/selection.json",
         params:
             **SELECTION,
         log:
-            "logs/select_configurations.log",
+            "<logs>/select_configurations.log",
         run:
             select(input, output, params, log)

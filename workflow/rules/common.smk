@@ -1,77 +1,84 @@
 # Config checking, the task table and input functions. Everything here runs when the workflow is
-# parsed, so a bad config or data file stops the run before any job starts.
+# parsed, so a bad config or data file stops the run before any job starts, with one line naming
+# the key (or column) and the file.
 
 import json
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+from snakemake_logger_plugin_manymodels import note_fit_failure
 
-from manymodels import ConfigError
-from manymodels.results.aggregate import shard_tasks
-from manymodels.experiment.config import describe_schema_error, metric_specs, selection_metric, streaming_settings
-from manymodels.experiment.estimators import estimator_modules
-from manymodels.experiment.tasks import estimator_definition
-from manymodels.engine.locks import MARKER as RUN_MARKER, remove_stale_locks
+from manymodels.engine.cluster import adapt_cluster_execution
+from manymodels.engine.console import show_run_summary, stop_on_bad_input
+from manymodels.engine.locks import register_run, remove_stale_locks, run_marker
 from manymodels.engine.pool import run_task, submit
 from manymodels.engine.provenance import STAGE_MODULES, code_hash
 from manymodels.engine.scheduling import on_start
-from manymodels.engine.cluster import adapt_cluster_execution
+from manymodels.experiment.config import metric_specs, selection_metric, streaming_settings
+from manymodels.experiment.estimators import estimator_modules
+from manymodels.experiment.schema import check_schema
+from manymodels.experiment.tasks import estimator_definition
+from manymodels.results.aggregate import shard_tasks
 
-CONFIG_FILE = (workflow.configfiles or ["config.yaml"])[-1]
+with stop_on_bad_input():
+    check_schema(config, config_file=CONFIG_FILE)
+validate(config, "../schemas/config.schema.yaml")  # valid: this only fills in the defaults
 
-try:
-    validate(config, "../schemas/config.schema.yaml")
-except WorkflowError:
-    raise ConfigError(describe_schema_error(config, config_file=CONFIG_FILE)) from None
-
-if workflow.is_main_process and remove_stale_locks():
-    logger.warning("Removed the locks of an earlier run that was killed (no Snakemake process works here now).")
+if workflow.is_main_process:
+    register_run(EXPERIMENT)
+    if removed := remove_stale_locks():
+        logger.warning(f"Removed the locks of an earlier run of {', '.join(removed)} that was killed "
+                       "(no live run works on it).")
 
 # Tasks run in a pool of warm worker processes, one per core, owned by the Snakemake process
 # (profiles/default sets --force-use-threads, so `run:` jobs are threads that hand their task
 # over). Rules name task functions as strings: only the workers import scikit-learn and pandas.
 # A cluster job has a fresh process of its own: it runs its task there instead (a group job all
-# of its tasks, one process per submission: see manymodels.cluster). On a cluster the main process
-# runs no task: --local-cores (1 in profiles/slurm) keeps its pool small on the login node.
+# of its tasks, one process per submission: see manymodels.engine.cluster). On a cluster the main
+# process runs no task but the config check: one worker on the login node.
 adapt_cluster_execution(workflow)
 try:
     _cores = workflow.cores
 except WorkflowError:  # e.g. a dry run without --cores
     _cores = 1
-POOL = {"n_workers": min(_cores, workflow.resource_settings.local_cores or _cores), "in_process": not workflow.is_main_process}
+_local_cores = min(_cores, workflow.resource_settings.local_cores or _cores) if workflow.local_exec else 1
+POOL = {"n_workers": _local_cores, "in_process": not workflow.is_main_process}
 
 # Warm every worker while one of them checks the config against the estimators and the data.
 ESTIMATOR_MODULES = sorted({m for spec in config["models"].values() for m in estimator_modules(estimator_definition(spec))})
 for _ in range(POOL["n_workers"] - 1):
     submit("manymodels.engine.pool:warm_up", **POOL, modules=[*ESTIMATOR_MODULES, "manymodels.task.fit", "manymodels.task.score"])
-EXPERIMENT = run_task("manymodels.experiment.check:check_experiment", **POOL, config=config, config_file=CONFIG_FILE)
+with stop_on_bad_input():
+    CHECKED = run_task("manymodels.experiment.check:check_experiment", **POOL, config=config, config_file=CONFIG_FILE)
 
-TASKS = EXPERIMENT["tasks"]
+TASKS = CHECKED["tasks"]
 TASK = {(t["model"], t["config_id"]): t for t in TASKS}
-FOLDS = EXPERIMENT["folds"]
-SOURCE_FILE = [EXPERIMENT["source_file"]] if EXPERIMENT["source_file"] else []
-VERSIONS = EXPERIMENT["versions"]
+FOLDS = CHECKED["folds"]
+SOURCE_FILE = [CHECKED["source_file"]] if CHECKED["source_file"] else []
+VERSIONS = CHECKED["versions"]
 METRICS = metric_specs(config["metrics"], config_file=CONFIG_FILE)
 
 # Streaming (out-of-core) experiments: one task per configuration, learnt from the data file in
 # batches; fold 'stream' stands for the whole stream.
 STREAMING = streaming_settings(config)
 GENERATED_STREAM = isinstance(config["data"]["source"], dict) and config["data"]["source"]["generator"] == "logistic_interactions"
-STREAM_DATA = "results/data/stream.parquet" if GENERATED_STREAM else EXPERIMENT["source_file"]
+STREAM_DATA = "<results>/data/stream.parquet" if GENERATED_STREAM else CHECKED["source_file"]
 TASK_FOLDS = ["stream"] if STREAMING else FOLDS + ["full"]
 CODE = {stage: code_hash(stage) for stage in STAGE_MODULES}
-DATA = {"features": EXPERIMENT["features"], "label": config["data"]["label"]}
+DATA = {"features": CHECKED["features"], "label": config["data"]["label"]}
 
 
 onstart:
-    forget()  # results are about to change: no shortcut until this run has succeeded
-    on_start(workflow)
+    forget(EXPERIMENT)  # results are about to change: no shortcut until this run has succeeded
+    on_start(workflow, EXPERIMENT)
 
 
 onsuccess:
+    show_run_summary(workflow.pathvars.apply("<results>/run.json"))
     if workflow.is_main_process and plain_invocation(sys.argv[1:]):
-        with open("results/selection.json") as fh:
-            record(RUN_FINGERPRINT, targets=[*FINAL_TARGETS, *kept_model_files(json.load(fh))])
+        with open(workflow.pathvars.apply("<results>/selection.json")) as fh:
+            kept = [workflow.pathvars.apply(path) for path in kept_model_files(json.load(fh))]
+        record(EXPERIMENT, RUN_FINGERPRINT, targets=[*FINAL_TARGETS, *kept])
 
 
 wildcard_constraints:
@@ -95,11 +102,11 @@ def split_inputs_for(fold):
     """The prepared data and what splits it: the CV folds, or for fold 'full' the held-out rows."""
     if fold == "stream":
         return {"data": STREAM_DATA}
-    inputs = {"data": "results/data/data.parquet"}
+    inputs = {"data": "<results>/data/data.parquet"}
     if fold == "full":
-        inputs["folds"] = "results/data/holdout.parquet"
+        inputs["folds"] = "<results>/data/holdout.parquet"
     elif fold != "all":
-        inputs["folds"] = "results/data/folds.parquet"
+        inputs["folds"] = "<results>/data/folds.parquet"
     return inputs
 
 
@@ -129,21 +136,21 @@ SHARD_TASKS = shard_tasks(TASKS, len(TASK_FOLDS))
 
 def shard_score_files(wildcards):
     return [
-        f"results/scores/{t['model']}/{t['config_id']}/fold-{fold}.parquet"
+        f"<results>/scores/{t['model']}/{t['config_id']}/fold-{fold}.parquet"
         for t in SHARD_TASKS[wildcards.shard]
         for fold in TASK_FOLDS
     ]
 
 
 def shard_files(wildcards=None):
-    return [f"results/shards/scores-{shard}.parquet" for shard in sorted(SHARD_TASKS)]
+    return [f"<results>/shards/scores-{shard}.parquet" for shard in sorted(SHARD_TASKS)]
 
 
 def plot_files(wildcards=None):
-    files = [f"results/plots/{model}/{metric}.png" for model in config["models"] for metric in METRICS]
-    files.append("results/plots/cv_scores.png")
+    files = [f"<results>/plots/{model}/{metric}.png" for model in config["models"] for metric in METRICS]
+    files.append("<results>/plots/cv_scores.png")
     if config["holdout"] and config["data"]["label"]:
-        files.append("results/plots/test_predictions.png")
+        files.append("<results>/plots/test_predictions.png")
     return files
 
 
@@ -158,10 +165,10 @@ def kept_model_files(choices):
     configuration (fold 'full')."""
     files = []
     if config["keep_models"] == "best":
-        files += [f"results/models/{c['chosen']['model']}/{c['chosen']['config_id']}/fold-full.joblib"
+        files += [f"<results>/models/{c['chosen']['model']}/{c['chosen']['config_id']}/fold-full.joblib"
                   for c in choices["models"].values() if c["chosen"]]
     if config["holdout"] and choices["overall"]:
-        files.append(f"results/models/{choices['overall']['model']}/{choices['overall']['config_id']}/fold-all.joblib")
+        files.append(f"<results>/models/{choices['overall']['model']}/{choices['overall']['config_id']}/fold-all.joblib")
     return files
 
 

@@ -6,12 +6,12 @@ if STREAMING and GENERATED_STREAM:
 
     rule generate_stream_data:
         output:
-            "results/data/stream.parquet",
+            "<results>/data/stream.parquet",
         params:
             kwargs=config["data"]["source"].get("kwargs", {}),
             code=CODE["data"],
         log:
-            "logs/generate_stream_data.log",
+            "<logs>/generate_stream_data.log",
         run:
             run_task("manymodels.task.streaming:generate_logistic_interactions", **POOL, **params.kwargs, out=output[0],
                      log=log[0])
@@ -25,12 +25,12 @@ if STREAMING:
         input:
             STREAM_DATA,
         output:
-            "results/data/summary.json",
+            "<results>/data/summary.json",
         params:
             data=DATA,
             code=CODE["data"],
         log:
-            "logs/describe_stream.log",
+            "<logs>/describe_stream.log",
         run:
             run_task("manymodels.task.streaming:describe_stream", **POOL, data=input[0], **params.data,
                      out_summary=output[0], log=log[0])
@@ -40,15 +40,15 @@ rule prepare_data:
     input:
         SOURCE_FILE,
     output:
-        data="results/data/data.parquet",
-        summary="results/data/summary.json",
+        data="<results>/data/data.parquet",
+        summary="<results>/data/summary.json",
     params:
         source=config["data"]["source"],
         data=DATA,
         groups=config["data"]["groups"],
         code=CODE["data"],
     log:
-        "logs/prepare_data.log",
+        "<logs>/prepare_data.log",
     run:
         run_task("manymodels.task.prepare:prepare_data", **POOL, source=params.source, **params.data, groups=params.groups,
                  out_data=output.data, out_summary=output.summary, log=log[0])
@@ -56,15 +56,15 @@ rule prepare_data:
 
 rule split_holdout:
     input:
-        "results/data/data.parquet",
+        "<results>/data/data.parquet",
     output:
-        "results/data/holdout.parquet",
+        "<results>/data/holdout.parquet",
     params:
         holdout=config["holdout"],
         label=config["data"]["label"],
         code=CODE["data"],
     log:
-        "logs/split_holdout.log",
+        "<logs>/split_holdout.log",
     run:
         run_task("manymodels.task.prepare:split_holdout", **POOL, data=input[0], holdout=params.holdout, label=params.label,
                  out=output[0], log=log[0])
@@ -72,17 +72,17 @@ rule split_holdout:
 
 rule assign_folds:
     input:
-        data="results/data/data.parquet",
-        holdout="results/data/holdout.parquet",
+        data="<results>/data/data.parquet",
+        holdout="<results>/data/holdout.parquet",
     output:
-        "results/data/folds.parquet",
+        "<results>/data/folds.parquet",
     params:
         cv=config["cv"],
         label=config["data"]["label"],
         groups=config["data"]["groups"],
         code=CODE["data"],
     log:
-        "logs/assign_folds.log",
+        "<logs>/assign_folds.log",
     run:
         run_task("manymodels.task.prepare:assign_folds", **POOL, data=input.data, holdout=input.holdout, cv=params.cv,
                  label=params.label, groups=params.groups, out_folds=output[0], log=log[0])

@@ -6,24 +6,26 @@ rule fit_model:
     input:
         unpack(split_inputs),
     output:
-        model=storage_policy("results/fits/{model}/{config_id}/fold-{fold}.joblib"),
-        meta="results/fits/{model}/{config_id}/fold-{fold}.json",
+        model=storage_policy("<results>/fits/{model}/{config_id}/fold-{fold}.joblib"),
+        meta="<results>/fits/{model}/{config_id}/fold-{fold}.json",
     params:
         task=fit_params,
         data=DATA,
         provenance=fit_provenance,
         streaming=lambda w: {"streaming": STREAMING} if w.fold == "stream" else {},
     log:
-        "logs/fit/{model}/{config_id}/fold-{fold}.log",
+        "<logs>/fit/{model}/{config_id}/fold-{fold}.log",
     threads: 1
     resources:
         # Cluster requests (profiles/slurm); a retry after running out of memory or time asks for more.
         mem_mb=lambda wildcards, attempt: 1000 * attempt,
         runtime=lambda wildcards, attempt: 10 * attempt,
     run:
-        run_task(fit_function(wildcards.fold), **POOL, model=wildcards.model, config_id=wildcards.config_id,
-                 fold=wildcards.fold, **params.task, **params.data, **params.streaming, data=input.data,
-                 folds=input.get("folds"), out_model=output.model, out_meta=output.meta, log=log[0])
+        outcome = run_task(fit_function(wildcards.fold), **POOL, model=wildcards.model, config_id=wildcards.config_id,
+                           fold=wildcards.fold, **params.task, **params.data, **params.streaming, data=input.data,
+                           folds=input.get("folds"), out_model=output.model, out_meta=output.meta, log=log[0])
+        if outcome["status"] != "ok":
+            note_fit_failure()  # a row with its error, not a failed job: the console counts it
 
 
 rule refit_chosen:
@@ -32,14 +34,14 @@ rule refit_chosen:
     input:
         unpack(lambda w: split_inputs_for(w.refit)),
     output:
-        model="results/models/{model}/{config_id}/fold-{refit}.joblib",
-        meta="results/models/{model}/{config_id}/fold-{refit}.json",
+        model="<results>/models/{model}/{config_id}/fold-{refit}.joblib",
+        meta="<results>/models/{model}/{config_id}/fold-{refit}.json",
     params:
         task=fit_params,
         data=DATA,
         provenance=fit_provenance,
     log:
-        "logs/refit_chosen/{model}/{config_id}/fold-{refit}.log",
+        "<logs>/refit_chosen/{model}/{config_id}/fold-{refit}.log",
     threads: 1
     run:
         run_task("manymodels.task.fit:fit_task", **POOL, model=wildcards.model, config_id=wildcards.config_id,

@@ -3,10 +3,10 @@
 
 rule plot_metric:
     input:
-        "results/summary.parquet",
+        "<results>/summary.parquet",
     output:
         report(
-            "results/plots/{model}/{metric}.png",
+            "<results>/plots/{model}/{metric}.png",
             caption="../report/plot_metric.rst",
             category="Selection plots",
             subcategory="{model}",
@@ -17,7 +17,7 @@ rule plot_metric:
         x=lambda w: config["models"][w.model].get("plot", {}).get("x"),
         code=CODE["plot"],
     log:
-        "logs/plot/{model}/{metric}.log",
+        "<logs>/plot/{model}/{metric}.log",
     run:
         run_task("manymodels.results.plots:plot_metric", **POOL, summary=input[0], model=wildcards.model, metric=wildcards.metric,
                  spec=params.spec, x=params.x, out=output[0], log=log[0])
@@ -25,15 +25,15 @@ rule plot_metric:
 
 rule plot_cv_scores:
     input:
-        "results/scores.parquet",
+        "<results>/scores.parquet",
     output:
-        report("results/plots/cv_scores.png", caption="../report/plot_cv_scores.rst", category="Selection plots"),
+        report("<results>/plots/cv_scores.png", caption="../report/plot_cv_scores.rst", category="Selection plots"),
     params:
         metric=selection_metric(config),
         spec=METRICS[selection_metric(config)],
         code=CODE["plot"],
     log:
-        "logs/plot/cv_scores.log",
+        "<logs>/plot/cv_scores.log",
     run:
         run_task("manymodels.results.plots:plot_cv_scores", **POOL, scores=input[0], metric=params.metric, spec=params.spec,
                  out=output[0], log=log[0])
@@ -41,38 +41,63 @@ rule plot_cv_scores:
 
 rule plot_test_predictions:
     input:
-        scores="results/scores.parquet",
-        selection="results/selection.json",
-        data="results/data/data.parquet",
-        holdout="results/data/holdout.parquet",
+        scores="<results>/scores.parquet",
+        selection="<results>/selection.json",
+        data="<results>/data/data.parquet",
+        holdout="<results>/data/holdout.parquet",
     output:
-        report("results/plots/test_predictions.png", caption="../report/plot_test_predictions.rst",
+        report("<results>/plots/test_predictions.png", caption="../report/plot_test_predictions.rst",
                category="Held-out test set"),
     params:
         data=DATA,
         code=CODE["plot"],
     log:
-        "logs/plot/test_predictions.log",
+        "<logs>/plot/test_predictions.log",
     run:
-        run_task("manymodels.results.plots:plot_test_predictions", **POOL, results="results", selection=input.selection,
+        run_task("manymodels.results.plots:plot_test_predictions", **POOL, results=os.path.dirname(input.selection), selection=input.selection,
                  data=input.data, holdout=input.holdout, **params.data, out=output[0], log=log[0])
 
 
 rule write_report:
     input:
-        scores="results/scores.parquet",
-        summary="results/summary.parquet",
-        selection="results/selection.json",
-        data_summary="results/data/summary.json",
+        scores="<results>/scores.parquet",
+        summary="<results>/summary.parquet",
+        selection="<results>/selection.json",
+        data_summary="<results>/data/summary.json",
         plots=plot_files,
     output:
-        "results/report.html",
+        "<results>/report.html",
     params:
         metrics=METRICS,
         code=CODE["report"],
     log:
-        "logs/write_report.log",
+        "<logs>/write_report.log",
     run:
         run_task("manymodels.results.report:write_report", **POOL, scores=input.scores, summary=input.summary, selection=input.selection,
                  data_summary=input.data_summary, plots=list(input.plots), metrics=params.metrics,
-                 run_marker=RUN_MARKER, out=output[0], log=log[0])
+                 run_marker=str(run_marker(EXPERIMENT)), out=output[0], log=log[0])
+
+
+rule summarise_run:
+    """What ran, what was reused, what failed and what was chosen: results/<name>/run.json, printed
+    at the end of the run. A family whose every fit failed fails this job (after the report)."""
+    input:
+        scores="<results>/scores.parquet",
+        summary="<results>/summary.parquet",
+        selection="<results>/selection.json",
+        report="<results>/report.html",
+    output:
+        "<results>/run.json",
+    params:
+        experiment=EXPERIMENT,
+        config_file=CONFIG_FILE,
+        code=CODE["report"],
+    log:
+        "<logs>/summarise_run.log",
+    run:
+        outcome = run_task("manymodels.results.summary:summarise_run", **POOL, scores=input.scores,
+                           summary=input.summary, selection=input.selection, report=input.report,
+                           experiment=params.experiment, config_file=params.config_file,
+                           run_marker=str(run_marker(EXPERIMENT)), out=output[0], log=log[0])
+        if outcome["error"]:
+            raise WorkflowError(outcome["error"])

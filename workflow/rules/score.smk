@@ -5,16 +5,16 @@
 rule score_model:
     input:
         unpack(split_inputs),
-        model="results/fits/{model}/{config_id}/fold-{fold}.joblib",
-        meta="results/fits/{model}/{config_id}/fold-{fold}.json",
+        model="<results>/fits/{model}/{config_id}/fold-{fold}.joblib",
+        meta="<results>/fits/{model}/{config_id}/fold-{fold}.json",
     output:
-        "results/scores/{model}/{config_id}/fold-{fold}.parquet",
+        "<results>/scores/{model}/{config_id}/fold-{fold}.parquet",
     params:
         metrics=METRICS,
         data=DATA,
         code=CODE["score"],
     log:
-        "logs/score/{model}/{config_id}/fold-{fold}.log",
+        "<logs>/score/{model}/{config_id}/fold-{fold}.log",
     threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: 1000 * attempt,

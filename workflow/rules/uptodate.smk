@@ -2,18 +2,18 @@
 # of the default target whose config, code, environment, data and results are all as recorded after
 # the last successful run. Otherwise (UNCHANGED_TARGETS is None) Snakemake builds the DAG as usual.
 
-import sys
+from manymodels.engine.console import show_run_summary
+from manymodels.engine.uptodate import (final_targets, fingerprint, forget, plain_invocation, record, record_path,
+                                        unchanged_targets)
 
-sys.path.insert(0, str(Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parent))
-
-from manymodels.engine.uptodate import FINAL_TARGETS, fingerprint, forget, plain_invocation, record, unchanged_targets
-
+FINAL_TARGETS = final_targets(EXPERIMENT)
 UNCHANGED_TARGETS = RUN_FINGERPRINT = None
 if workflow.is_main_process:
     _source = config.get("data", {}).get("source") if isinstance(config.get("data"), dict) else None
     RUN_FINGERPRINT = fingerprint(config, Path(workflow.main_snakefile), _source if isinstance(_source, str) else None)
-    UNCHANGED_TARGETS = unchanged_targets(RUN_FINGERPRINT, sys.argv[1:])
+    UNCHANGED_TARGETS = unchanged_targets(EXPERIMENT, RUN_FINGERPRINT, sys.argv[1:])
 if UNCHANGED_TARGETS:
-    logger.info("Nothing changed since the last successful run (config, code, packages, data and results/ "
-                "as recorded in .snakemake/manymodels/uptodate.json); set MANYMODELS_NO_SHORTCUT=1 to have "
+    logger.info(f"Nothing changed since the last successful run of {EXPERIMENT} (config, code, packages, data and "
+                f"results as recorded in {record_path(EXPERIMENT)}); set MANYMODELS_NO_SHORTCUT=1 to have "
                 "Snakemake check every job.")
+    show_run_summary(results_dir(EXPERIMENT) / "run.json")

@@ -1,74 +1,143 @@
-"""Recover from a run that was killed: remove Snakemake's locks when no run holds them any more.
+"""Recover from a run that was killed: remove the Snakemake locks that no live run holds.
 
-Snakemake writes lock files under `.snakemake/locks/` for the duration of a run and removes them
-at the end; a SIGKILL (or a lost login session) leaves them behind, and the next run refuses to
-start until someone runs `snakemake --unlock`. Each run records its host in a marker file when
-it starts. A later run on the same host removes leftover locks when no other Snakemake process
-on this host works in the directory. Runs on other hosts (a shared cluster file system) cannot be
-seen from here, so their locks are left alone.
+Snakemake locks the files a run reads and writes (``.snakemake/locks/<i>.input.lock`` and
+``<i>.output.lock``, one path per line) and removes those locks when the run ends; a SIGKILL or a
+lost login session leaves them behind, and the next run refuses to start until someone runs
+``snakemake --unlock``.
+
+Every main Snakemake process of this workflow registers itself when it parses the workflow
+(``.snakemake/manymodels/runs/<host>-<pid>.json``: the experiment, the host, the pid and the
+process's start time) and removes the entry when it exits. A later run removes a pair of lock files
+when no live registered process works on the experiments those locks cover (their paths under
+``results/<name>/`` or ``logs/<name>/``). A process is live only if a process with its pid exists
+*and* started at the recorded time, so a pid reused by another program is not mistaken for the run.
+Runs registered from other hosts (a shared file system) cannot be checked from here: the locks of
+their experiments are left alone.
+
+Each run also records when it started (``.snakemake/manymodels/<name>/run.json``), so the report
+and the run summary can tell what this run computed from what it reused.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
-import shutil
 import socket
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..experiment.layout import LOGS_ROOT, RESULTS_ROOT, STATE_ROOT, state_dir
 from ..task.io import read_json, write_json
 
-MARKER = Path(".snakemake") / "manymodels" / "run.json"
 LOCKS = Path(".snakemake") / "locks"
+RUNS = STATE_ROOT / "runs"
+# Start times of one process read twice agree to the microsecond; anything else is another process.
+START_TIME_TOLERANCE = 0.01
 
 
-def write_run_marker(directory: str | os.PathLike = ".") -> dict:
-    """Record that a run started now in this process (called from the Snakefile's onstart)."""
+def run_marker(experiment: str) -> Path:
+    """The record of when the experiment's last run started."""
+    return state_dir(experiment) / "run.json"
+
+
+def write_run_marker(experiment: str, directory: str | os.PathLike = ".") -> dict:
+    """Record that a run of ``experiment`` started now in this process (the Snakefile's onstart)."""
     marker = {"pid": os.getpid(), "host": socket.gethostname(), "started": datetime.now(timezone.utc).isoformat()}
-    write_json(marker, Path(directory) / MARKER)
+    write_json(marker, Path(directory) / run_marker(experiment))
     return marker
 
 
-def _ancestors() -> set[int]:
-    """This process and its parents (a wrapper such as `timeout snakemake ...` is not another run)."""
-    pids, pid = set(), os.getpid()
-    while pid > 1 and pid not in pids:
-        pids.add(pid)
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            break
-        pid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
-    return pids
+def _start_time(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch), or None if there is none."""
+    import psutil
 
-
-def other_snakemake_running(directory: str | os.PathLike) -> bool | None:
-    """Whether another process on this host runs Snakemake in ``directory``; None if unknowable."""
-    proc = Path("/proc")
-    if not (proc / "self" / "cwd").exists():
-        return None
-    target, mine = os.path.realpath(directory), _ancestors()
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) in mine:
-            continue
-        try:
-            if os.path.realpath(entry / "cwd") == target and b"snakemake" in (entry / "cmdline").read_bytes():
-                return True
-        except OSError:  # the process ended, or belongs to another user
-            continue
-    return False
-
-
-def remove_stale_locks(directory: str | os.PathLike = ".") -> bool:
-    """Remove the lock files of a dead run on this host; return True when locks were removed."""
-    locks, marker_path = Path(directory) / LOCKS, Path(directory) / MARKER
-    if not any(locks.glob("*.lock")) or not marker_path.exists():
-        return False
     try:
-        marker = read_json(marker_path)
-    except ValueError:
-        return False
-    if marker.get("host") != socket.gethostname() or other_snakemake_running(directory) is not False:
-        return False
-    shutil.rmtree(locks)
-    return True
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
+def register_run(experiment: str, directory: str | os.PathLike = ".") -> Path:
+    """Register this process as a live run of ``experiment``; the entry goes when the process exits."""
+    pid = os.getpid()
+    entry = {"experiment": experiment, "host": socket.gethostname(), "pid": pid, "start_time": _start_time(pid),
+             "registered": datetime.now(timezone.utc).isoformat()}
+    path = Path(directory) / RUNS / f"{entry['host']}-{pid}.json"
+    write_json(entry, path)
+    atexit.register(path.unlink, missing_ok=True)
+    return path
+
+
+def is_alive(entry: dict) -> bool | None:
+    """Whether a registered run is alive: True or False on this host, None for another host."""
+    if entry.get("host") != socket.gethostname():
+        return None
+    started = _start_time(int(entry.get("pid", -1)))
+    return started is not None and entry.get("start_time") is not None and abs(
+        started - entry["start_time"]) < START_TIME_TOLERANCE
+
+
+def live_experiments(directory: str | os.PathLike = ".") -> tuple[set[str], bool]:
+    """Experiments that a live registered run (other than this process) works on, and whether any
+    run is live at all. Entries of dead runs on this host are removed."""
+    live, any_live = set(), False
+    for path in sorted((Path(directory) / RUNS).glob("*.json")):
+        try:
+            entry = read_json(path)
+        except (OSError, ValueError):
+            continue
+        if entry.get("host") == socket.gethostname() and entry.get("pid") == os.getpid():
+            continue
+        alive = is_alive(entry)
+        if alive is False:
+            path.unlink(missing_ok=True)
+            continue
+        live.add(str(entry.get("experiment")))  # alive, or unknowable (another host)
+        any_live = True
+    return live, any_live
+
+
+def _experiment_of(path: str, directory: Path) -> str | None:
+    """The experiment a locked path belongs to (results/<name>/... or logs/<name>/...), if any."""
+    candidate = Path(path)
+    if candidate.is_absolute():
+        try:
+            candidate = candidate.relative_to(directory.resolve())
+        except ValueError:
+            return None
+    parts = candidate.parts
+    if len(parts) >= 3 and Path(parts[0]) in (RESULTS_ROOT, LOGS_ROOT):
+        return parts[1]
+    return None
+
+
+def lock_sets(directory: str | os.PathLike = ".") -> dict[str, list[Path]]:
+    """Snakemake's lock files by run (the index in ``<i>.input.lock`` / ``<i>.output.lock``)."""
+    sets: dict[str, list[Path]] = {}
+    for path in sorted((Path(directory) / LOCKS).glob("*.lock")):
+        sets.setdefault(path.name.split(".", 1)[0], []).append(path)
+    return sets
+
+
+def remove_stale_locks(directory: str | os.PathLike = ".") -> list[str]:
+    """Remove the lock files of runs that are gone; return the experiments whose locks were removed."""
+    directory = Path(directory)
+    sets = lock_sets(directory)
+    if not sets:
+        return []
+    live, any_live = live_experiments(directory)
+    removed: set[str] = set()
+    for files in sets.values():
+        experiments = set()
+        for path in files:
+            try:
+                lines = path.read_text().splitlines()
+            except OSError:
+                continue
+            experiments |= {e for e in (_experiment_of(line.strip(), directory) for line in lines if line.strip()) if e}
+        if experiments & live or (not experiments and any_live):
+            continue
+        for path in files:
+            path.unlink(missing_ok=True)
+        removed |= experiments or {"?"}
+    return sorted(removed)

@@ -13,6 +13,7 @@ import os
 import threading
 import time
 import traceback
+import warnings
 from concurrent.futures import Future
 
 # Every worker runs one task at a time: BLAS and OpenMP must not start threads of their own
@@ -97,14 +98,24 @@ def call_logged(func, log: str | None, kwargs: dict):
     """Call ``func(**kwargs)`` and write what happened to ``log``."""
     func = resolve(func)
     start = time.perf_counter()
-    try:
-        result = func(**kwargs)
-    except BaseException:
-        _write_log(log, f"{func.__name__} failed after {time.perf_counter() - start:.3f} s\n{traceback.format_exc()}")
-        raise
-    text = result.rstrip("\n") + "\n" if isinstance(result, str) else ""
-    _write_log(log, f"{text}{func.__name__} done in {time.perf_counter() - start:.3f} s\n")
+    # Warnings go to the task's log, not to the console the whole run shares.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = func(**kwargs)
+        except BaseException:
+            _write_log(log, f"{_warnings_text(caught)}{func.__name__} failed after {time.perf_counter() - start:.3f} s\n"
+                            f"{traceback.format_exc()}")
+            raise
+    # A task returns its log text, or a dict whose "log" entry is its log text.
+    text = result.get("log") if isinstance(result, dict) else result
+    text = text.rstrip("\n") + "\n" if isinstance(text, str) else ""
+    _write_log(log, f"{text}{_warnings_text(caught)}{func.__name__} done in {time.perf_counter() - start:.3f} s\n")
     return result
+
+
+def _warnings_text(caught) -> str:
+    return "".join(f"warning: {w.category.__name__}: {w.message}\n" for w in caught)
 
 
 def _write_log(log: str | None, text: str) -> None:

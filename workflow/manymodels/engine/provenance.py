@@ -23,8 +23,8 @@ STAGE_MODULES = {
     "aggregate": ["results/aggregate.py", "results/selection.py", "task/score.py", "task/io.py", "experiment/tasks.py"],
     "plot": ["results/plots.py", "results/aggregate.py", "results/store.py", "task/score.py", "task/io.py",
              "experiment/tasks.py"],
-    "report": ["results/report.py", "results/store.py", "results/aggregate.py", "task/score.py", "task/io.py",
-               "experiment/tasks.py"],
+    "report": ["results/report.py", "results/summary.py", "results/formatting.py", "results/store.py",
+               "results/aggregate.py", "task/score.py", "task/io.py", "experiment/tasks.py"],
 }
 
 

@@ -75,9 +75,9 @@ def lighten_scheduling(scheduler) -> bool:
     return True
 
 
-def on_start(workflow) -> None:
-    """Record the run (for stale-lock recovery and cache statistics); unthrottle local scheduling."""
-    write_run_marker()
+def on_start(workflow, experiment: str) -> None:
+    """Record when the run started (for the report and the run summary); unthrottle local scheduling."""
+    write_run_marker(experiment)
     scheduler = getattr(workflow, "scheduler", None)
     if scheduler is not None:
         lighten_scheduling(scheduler)

@@ -3,7 +3,8 @@
 Deciding that nothing needs to run costs Snakemake about a millisecond per job (building the DAG,
 then reading each output's metadata), so on the large grid (19,000 jobs) a rerun with nothing to do
 took over half a minute. After every successful run the Snakefile records a fingerprint of all that
-decides the results and a listing of ``results/`` (each file's size and modification time). A later
+decides the results and a listing of the experiment's ``results/<name>/`` (each file's size and
+modification time), in ``.snakemake/manymodels/<name>/uptodate.json``. A later
 plain run of the default target whose fingerprint and listing are both unchanged then defines only
 rule ``all`` over the recorded final outputs, and Snakemake itself reports "Nothing to be done".
 
@@ -11,7 +12,7 @@ The fingerprint covers the config as Snakemake sees it (after ``--configfile`` a
 every file of the workflow (Snakefile, rules, schemas, the package), every installed distribution
 and its version, the Python version, and the data file's size and modification time. Anything else,
 a command line with targets or options beyond a plain run (``-R``, ``-F``, ``--touch``, ``--report``,
-``--summary``, ``--list-changes``, ...), a file under ``results/`` added, removed or touched, an
+``--summary``, ``--list-changes``, ...), a file under ``results/<name>/`` added, removed or touched, an
 incomplete job or a lock left behind, or any error while checking, falls back to Snakemake's own DAG, so the
 shortcut can only ever say what Snakemake would have said. ``MANYMODELS_NO_SHORTCUT=1`` disables it.
 
@@ -28,11 +29,20 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from ..experiment.layout import results_dir, state_dir
 from ..task.io import read_json, write_json
 
-RECORD = Path(".snakemake") / "manymodels" / "uptodate.json"
-RESULTS = Path("results")
-FINAL_TARGETS = ("results/scores.parquet", "results/summary.parquet", "results/selection.json", "results/report.html")
+# The final outputs of a run, relative to its experiment's results directory.
+FINAL_OUTPUTS = ("scores.parquet", "summary.parquet", "selection.json", "report.html", "run.json")
+
+
+def final_targets(experiment: str) -> list[str]:
+    """The final outputs of an experiment (the default target's input, besides kept models)."""
+    return [str(results_dir(experiment) / name) for name in FINAL_OUTPUTS]
+
+
+def record_path(experiment: str) -> Path:
+    return state_dir(experiment) / "uptodate.json"
 
 # Command-line options that leave the answer to "what would run?" unchanged. Options taking one
 # value, and options taking any number of values (``--config a=1 b=2``).
@@ -99,9 +109,11 @@ def fingerprint(config: dict, snakefile: Path, data_file: str | None) -> str:
     return digest.hexdigest()
 
 
-def listing(root: Path = RESULTS) -> dict[str, list[int]]:
+def listing(root: Path) -> dict[str, list[int]]:
     """Every file under ``root``: path -> [size, mtime_ns]."""
     files = {}
+    if not Path(root).is_dir():
+        return files
     stack = [str(root)]
     while stack:
         with os.scandir(stack.pop()) as entries:
@@ -114,28 +126,30 @@ def listing(root: Path = RESULTS) -> dict[str, list[int]]:
     return files
 
 
-def record(run_fingerprint: str, targets: list[str]) -> None:
+def record(experiment: str, run_fingerprint: str, targets: list[str]) -> None:
     """After a successful run of the default target: remember its fingerprint (taken when the run
-    started, before Snakemake filled in the config's defaults) and its results."""
-    write_json({"fingerprint": run_fingerprint, "targets": targets, "results": listing()}, RECORD)
+    started, before Snakemake filled in the config's defaults) and the experiment's results."""
+    listed = listing(results_dir(experiment))
+    write_json({"fingerprint": run_fingerprint, "targets": targets, "results": listed}, record_path(experiment))
 
 
-def forget() -> None:
+def forget(experiment: str) -> None:
     """Drop the record (a run is starting: results are about to change)."""
-    RECORD.unlink(missing_ok=True)
+    record_path(experiment).unlink(missing_ok=True)
 
 
-def unchanged_targets(run_fingerprint: str, argv: list[str]) -> list[str] | None:
+def unchanged_targets(experiment: str, run_fingerprint: str, argv: list[str]) -> list[str] | None:
     """The final outputs if nothing changed since the recorded run and the command is a plain run;
     None when Snakemake has to decide (anything changed, or anything is unusual)."""
-    if os.environ.get("MANYMODELS_NO_SHORTCUT") or not plain_invocation(argv) or not RECORD.is_file():
+    path = record_path(experiment)
+    if os.environ.get("MANYMODELS_NO_SHORTCUT") or not plain_invocation(argv) or not path.is_file():
         return None
     for busy in (Path(".snakemake") / "incomplete", Path(".snakemake") / "locks"):  # a run is (or was) under way
         if busy.is_dir() and any(busy.iterdir()):
             return None
     try:
-        recorded = read_json(RECORD)
-        if recorded["fingerprint"] != run_fingerprint or recorded["results"] != listing():
+        recorded = read_json(path)
+        if recorded["fingerprint"] != run_fingerprint or recorded["results"] != listing(results_dir(experiment)):
             return None
         return list(recorded["targets"])
     except (OSError, ValueError, KeyError):

@@ -10,33 +10,17 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from pathlib import Path
 from typing import Any
 
 from .. import ConfigError
 from .estimators import class_name, make_estimator
 from .grid import expand_grid, sample_points
 from .metrics import BUILTIN_METRICS
+from .suggest import with_hint
 from .tasks import SCORE_COLUMNS, estimator_definition, expand_tasks
-
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 # Columns every score row (and the results store) has; parameters and metrics may not reuse them.
 RESERVED_COLUMNS = frozenset({name for name, _ in SCORE_COLUMNS} | {"estimator", "model_file"})
-
-
-def describe_schema_error(config: dict, *, config_file: str) -> str:
-    """Explain why ``config`` fails the schema: the offending key path, the reason and the file."""
-    import jsonschema
-    import yaml
-
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    validator = jsonschema.Draft202012Validator(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
-    if error is None:
-        return f"{config_file}: config does not match {SCHEMA_PATH.name}"
-    key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
-    return f"{config_file}: invalid config at key '{key}': {error.message}"
 
 
 def import_object(path: str, *, key: str, config_file: str) -> Any:
@@ -45,11 +29,25 @@ def import_object(path: str, *, key: str, config_file: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"{config_file}: {key}: cannot import module '{module_name}' of '{path}' ({exc})") from exc
+        message = f"{config_file}: {key}: cannot import module '{module_name}' of '{path}' ({exc})"
+        parent, _, last = module_name.rpartition(".")
+        raise ConfigError(with_hint(message, last, _submodules(parent)) if parent else message) from None
     try:
         return getattr(module, attr)
     except AttributeError:
-        raise ConfigError(f"{config_file}: {key}: module '{module_name}' has no attribute '{attr}'") from None
+        names = [n for n in dir(module) if not n.startswith("_")]
+        raise ConfigError(with_hint(f"{config_file}: {key}: module '{module_name}' has no attribute '{attr}'",
+                                    attr, names)) from None
+
+
+def _submodules(package: str) -> list[str]:
+    """The modules of an importable package (for hints on a misspelt module path)."""
+    import pkgutil
+
+    try:
+        return [m.name for m in pkgutil.iter_modules(importlib.import_module(package).__path__)]
+    except (ImportError, AttributeError):
+        return []
 
 
 def _prototype(spec: dict, *, key: str, config_file: str):
@@ -93,10 +91,9 @@ def check_config(config: dict, *, config_file: str) -> list[dict]:
         used.update({f"{key}.{search}.{p}": p for point in points[name] for p in point})
         for where, param in used.items():
             if param not in accepted:
-                raise ConfigError(
+                raise ConfigError(with_hint(
                     f"{config_file}: {where}: {class_name(estimator_definition(spec))} does not accept parameter "
-                    f"'{param}' (it accepts: {', '.join(sorted(accepted))})"
-                )
+                    f"'{param}'", param, accepted))
             if param in RESERVED_COLUMNS or param in config["metrics"]:
                 raise ConfigError(f"{config_file}: {where}: parameter name '{param}' clashes with a score column")
         fixed = set(spec.get("kwargs", {})) & {p for point in points[name] for p in point}
@@ -104,7 +101,7 @@ def check_config(config: dict, *, config_file: str) -> list[dict]:
             param = sorted(fixed)[0]
             raise ConfigError(f"{config_file}: {key}.{search}.{param}: also fixed in {key}.kwargs; set it in one place")
         _check_metrics(metrics, est, model=name, config_file=config_file)
-    _check_selection(config, config_file=config_file)
+    _check_selection(config, points, config_file=config_file)
     _check_streaming(config, metrics, prototypes, config_file=config_file)
     return expand_tasks(config["models"], points)
 
@@ -156,13 +153,25 @@ def _check_metrics(metrics: dict, est, *, model: str, config_file: str) -> None:
             )
 
 
-def _check_selection(config: dict, *, config_file: str) -> None:
+def _check_selection(config: dict, points: dict[str, list[dict]], *, config_file: str) -> None:
+    """The selection metric is a configured metric; the one-standard-error and plot parameters are
+    grid parameters."""
     selection = config.get("selection", {})
     metric = selection.get("metric")
     if metric is not None and metric not in config["metrics"]:
-        raise ConfigError(
-            f"{config_file}: selection.metric: '{metric}' is not one of the metrics ({', '.join(config['metrics'])})"
-        )
+        raise ConfigError(with_hint(f"{config_file}: selection.metric: '{metric}' is not one of the metrics",
+                                    metric, config["metrics"]))
+    searched = {p for family in points.values() for point in family for p in point}
+    for name in selection.get("simplest", []):
+        if name not in searched:
+            raise ConfigError(with_hint(f"{config_file}: selection.simplest: '{name}' is not a searched parameter of "
+                                        "any model", name, searched))
+    for model, spec in config["models"].items():
+        x = spec.get("plot", {}).get("x")
+        own = {p for point in points[model] for p in point}
+        if x is not None and x not in own:
+            raise ConfigError(with_hint(f"{config_file}: models.{model}.plot.x: '{x}' is not a searched parameter "
+                                        f"of model '{model}'", x, own))
 
 
 def selection_metric(config: dict) -> str:
@@ -176,7 +185,8 @@ def metric_specs(metrics: dict, *, config_file: str = "config") -> dict[str, dic
     for name, spec in metrics.items():
         if isinstance(spec, str):
             if spec not in BUILTIN_METRICS:
-                raise ConfigError(f"{config_file}: metrics.{name}: '{spec}' is not a built-in metric ({', '.join(BUILTIN_METRICS)})")
+                raise ConfigError(with_hint(f"{config_file}: metrics.{name}: '{spec}' is not a built-in metric", spec,
+                                            BUILTIN_METRICS))
             spec = BUILTIN_METRICS[spec]
         full = {"response": "predict", "needs_y": False, **spec}
         full.setdefault("on", "train" if "method" in spec else "test")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 from .. import ConfigError, DataError
+from .suggest import with_hint
 
 SKLEARN_DATASETS = {"iris": "load_iris", "wine": "load_wine", "breast_cancer": "load_breast_cancer",
                     "diabetes": "load_diabetes"}
@@ -127,9 +128,8 @@ def data_columns(data: dict, columns: list[str], *, config_file: str) -> list[st
     named += [(f"data.{key}", data.get(key)) for key in ("label", "groups")]
     for key, column in named:
         if column is not None and column not in columns:
-            raise DataError(
-                f"{config_file}: {key}: column '{column}' is not in data source '{where}' (columns: {', '.join(columns)})"
-            )
+            raise DataError(with_hint(f"{config_file}: {key}: column '{column}' is not in data source '{where}'",
+                                      column, columns))
     if data.get("features"):
         return list(data["features"])
     return [c for c in columns if c not in (data.get("label"), data.get("groups"))]
@@ -141,7 +141,9 @@ def make_splitter(cv: dict):
 
     cls = getattr(ms, cv["splitter"], None)
     if cls is None or not hasattr(cls, "split"):
-        raise ConfigError(f"cv.splitter: '{cv['splitter']}' is not a splitter in sklearn.model_selection")
+        splitters = [n for n in dir(ms) if hasattr(getattr(ms, n), "split") and hasattr(getattr(ms, n), "get_n_splits")]
+        raise ConfigError(with_hint(f"cv.splitter: '{cv['splitter']}' is not a splitter in sklearn.model_selection",
+                                    cv["splitter"], splitters))
     accepted = inspect.signature(cls).parameters
     options = {k: cv[k] for k in ("n_splits", "shuffle", "n_repeats", "test_size") if k in accepted and k in cv}
     if "random_state" in accepted and (cv.get("shuffle", True) or "shuffle" not in accepted):
@@ -151,7 +153,8 @@ def make_splitter(cv: dict):
 
 def fold_names(cv: dict) -> list[str]:
     """Names of the CV folds ('0', '1', ...), known from the config alone."""
+    splitter = make_splitter(cv)
     try:
-        return [str(i) for i in range(make_splitter(cv).get_n_splits())]
+        return [str(i) for i in range(splitter.get_n_splits())]
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"cv: {cv['splitter']} cannot tell its number of splits from the config: {exc}") from exc

@@ -48,7 +48,7 @@ def _spaced(start: float, stop: float, num: int, scale: str, *, key: str) -> lis
 
 
 def expand_grid(grid: dict | list[dict], *, key: str) -> list[dict]:
-    """Return every parameter point of a grid or list of sub-grids, keys sorted, duplicates kept."""
+    """Return every parameter point of a grid or list of sub-grids (keys in config order), duplicates kept."""
     subgrids = grid if isinstance(grid, list) else [grid]
     points: list[dict] = []
     for i, sub in enumerate(subgrids):
@@ -57,7 +57,11 @@ def expand_grid(grid: dict | list[dict], *, key: str) -> list[dict]:
             raise ConfigError(f"{sub_key}: empty grid")
         names = sorted(sub)
         columns = [expand_values(sub[name], key=f"{sub_key}.{name}") for name in names]
-        points.extend(dict(zip(names, combo)) for combo in itertools.product(*columns))
+        # Points run through the parameters in sorted order (reproducible); each point keeps the
+        # config's order of parameters, which is how tables and summaries show them.
+        for combo in itertools.product(*columns):
+            point = dict(zip(names, combo))
+            points.append({name: point[name] for name in sub})
     return points
 
 
@@ -76,7 +80,8 @@ def sample_points(random: dict, *, key: str) -> list[dict]:
     points = []
     for i in range(random["n_iter"]):
         rng = np.random.default_rng([random.get("random_state", 0), i])
-        points.append({name: _draw(random["distributions"][name], rng) for name in names})
+        drawn = {name: _draw(random["distributions"][name], rng) for name in names}  # sorted: reproducible draws
+        points.append({name: drawn[name] for name in random["distributions"]})
     return points
 
 

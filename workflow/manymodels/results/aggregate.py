@@ -14,18 +14,41 @@ from ..task.score import score_schema
 
 
 def param_table(configs: list[dict]) -> pd.DataFrame:
-    """One row per (model, config_id) with one column per hyperparameter, named as in the config.
+    """One row per (model, config_id): ``params``, the grid point as JSON exactly as the config gave
+    it (``json.loads`` gives it back), then one typed column per hyperparameter, named as in the config.
 
-    A parameter whose values mix types (say 'sqrt' and 0.5) is stored as text ('sqrt', '0.5'),
-    since a Parquet column has one type.
+    A column's type follows its values across families: integers Int64, other numbers float64,
+    booleans boolean, text string (a family without the parameter, or a null value, is missing there
+    and the others keep their type: ``max_depth`` 6 stays 6, not 6.0); lists stay lists. A parameter
+    whose values mix kinds (say 'sqrt' and 0.5) is stored as text ('sqrt', '0.5'), since a Parquet
+    column has one type; ``params`` keeps the exact values either way.
     """
-    rows = [{"model": c["model"], "config_id": c["config_id"], **c["params"]} for c in configs]
-    frame = pd.DataFrame(rows, columns=["model", "config_id", *param_names(configs)])
-    for column in param_names(configs):
-        kinds = {type(v) for v in frame[column] if v is not None and not _is_nan(v)}
-        if len(kinds) > 1 and not kinds <= {int, float}:
-            frame[column] = [None if v is None or _is_nan(v) else str(v) for v in frame[column]]
+    names = param_names(configs)
+    frame = pd.DataFrame({
+        "model": [c["model"] for c in configs],
+        "config_id": [c["config_id"] for c in configs],
+        "params": [json.dumps(c["params"], separators=(",", ":")) for c in configs],  # in config order
+    })
+    for name in names:
+        frame[name] = _typed_column([c["params"].get(name) for c in configs])
     return frame
+
+
+def _typed_column(values: list):
+    present = [v for v in values if v is not None]
+    kinds = {"bool" if isinstance(v, bool) else type(v).__name__ for v in present}
+    if kinds <= {"int"}:
+        return pd.array(values, dtype="Int64")
+    if kinds <= {"int", "float"}:
+        return np.array([np.nan if v is None else float(v) for v in values], dtype="float64")
+    if kinds == {"bool"}:
+        return pd.array(values, dtype="boolean")
+    if kinds == {"str"}:
+        return pd.array(values, dtype="string")
+    if kinds == {"list"}:
+        return pd.Series(values, dtype=object)
+    return pd.array([None if v is None else (v if isinstance(v, str) else json.dumps(v)) for v in values],
+                    dtype="string")
 
 
 def param_names(configs: list[dict]) -> list[str]:
@@ -91,7 +114,7 @@ def tidy_scores(scores: pd.DataFrame, configs: list[dict], metric_names: list[st
     """Join hyperparameters onto score rows; order rows by model, configuration and fold."""
     params = param_table(configs)
     table = params.merge(scores, on=["model", "config_id"], how="inner", validate="one_to_many")
-    first = ["model", "config_id", *param_names(configs), "fold", "status", *metric_names, "error_type", "error"]
+    first = ["model", "config_id", "params", *param_names(configs), "fold", "status", *metric_names, "error_type", "error"]
     table = table[first + [c for c in table.columns if c not in first]]
     # Rows follow the config's order of configurations, then folds 0..K-1, then 'full'.
     position = {(c["model"], c["config_id"]): i for i, c in enumerate(configs)}
@@ -135,10 +158,21 @@ def aggregate_scores(
     table.to_csv(out_configs, sep="\t", index=False)
 
 
-def param_columns(summary: pd.DataFrame) -> list[str]:
-    """Hyperparameter columns of a summary table: those between config_id and n_ok."""
-    columns = list(summary.columns)
-    return columns[columns.index("config_id") + 1 : columns.index("n_ok")]
+def param_columns(table: pd.DataFrame) -> list[str]:
+    """Hyperparameter columns of a summary or score table: those after ``params``, up to the first
+    column that is not a hyperparameter (``fold`` in the score table, ``n_ok`` in the summary)."""
+    columns = list(table.columns)
+    start = columns.index("params") + 1
+    end = next(i for i in range(start, len(columns) + 1) if i == len(columns) or columns[i] in ("fold", "n_ok"))
+    return columns[start:end]
+
+
+def family_params(table: pd.DataFrame, model: str) -> list[str]:
+    """The hyperparameters of one family (the columns it has values in, or a null on purpose)."""
+    present: set[str] = set()
+    for text in table.loc[table["model"] == model, "params"]:
+        present.update(json.loads(text))
+    return [name for name in param_columns(table) if name in present]
 
 
 def metric_value_column(metric: str, spec: dict) -> str:

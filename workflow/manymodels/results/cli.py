@@ -1,4 +1,4 @@
-"""Command line: `python -m manymodels results [DIR] ...` (also installed as `manymodels`)."""
+"""Command line: `manymodels experiments` and `manymodels results [EXPERIMENT] ...` (also `python -m manymodels`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 
 from ..experiment.tasks import SCORE_COLUMNS
-from .store import Results
+from .store import Results, experiment_table
 
 FORMATS = ("table", "csv", "json", "markdown")
 # Shown unless --columns says otherwise: the identity, parameters, metrics and outcome of a task.
@@ -18,8 +18,13 @@ HIDDEN_BY_DEFAULT = {name for name, _ in SCORE_COLUMNS} - {"model", "config_id",
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="manymodels", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("experiments", help="list the experiments of this clone (results/<name>/)")
+    listing.add_argument("--root", default="results", help="where experiments live (default: results)")
+    listing.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     results = commands.add_parser("results", help="query the results of an experiment")
-    results.add_argument("directory", nargs="?", default="results", help="results directory (default: results)")
+    results.add_argument("directory", nargs="?", default=None,
+                         help="an experiment's name (penguins), its results directory (results/penguins, or a copy "
+                              "of it anywhere); default: the only experiment under results/")
     results.add_argument("--where", help="pandas query, e.g. \"covariance_type == 'full' and ars > 0.8\"")
     results.add_argument("--sort", help="comma-separated columns; a leading '-' sorts descending, e.g. -ars")
     results.add_argument("--columns", help="comma-separated columns to show")
@@ -71,8 +76,20 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
     return (frame.to_string(index=False) if len(frame) else "(no rows)") + "\n"
 
 
+def experiments_command(args) -> int:
+    table = experiment_table(args.root)
+    if table.empty:
+        print(f"no experiment has finished under {args.root}/ yet", file=sys.stderr)
+        return 1
+    sys.stdout.write(render(table, args.format))
+    return 0
+
+
 def results_command(args) -> int:
-    store = Results(args.directory)
+    try:
+        store = Results(args.directory)
+    except FileNotFoundError as exc:
+        raise SystemExit(str(exc)) from None
     if args.stale or args.prune:
         stale = store.stale()
         for path in stale:
@@ -120,7 +137,7 @@ def _attach_sort_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_attach_sort_values(sys.argv[1:] if argv is None else argv))
-    return results_command(args)
+    return experiments_command(args) if args.command == "experiments" else results_command(args)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 
 from ..task.io import atomic_path, read_json
-from .aggregate import metric_value_column, param_columns
+from .aggregate import family_params, metric_value_column, param_columns
+from .formatting import format_value
 
 
-def x_parameter(summary: pd.DataFrame, preferred: str | None = None) -> str:
+def x_parameter(summary: pd.DataFrame, preferred: str | None = None, params: list[str] | None = None) -> str:
     """The x-axis parameter: the configured one, else the first numeric one, else the first one."""
-    params = param_columns(summary)
+    params = param_columns(summary) if params is None else params
     if not params:
         raise ValueError("the summary has no hyperparameter columns to plot against")
     if preferred is not None:
@@ -22,28 +23,45 @@ def x_parameter(summary: pd.DataFrame, preferred: str | None = None) -> str:
     return (numeric or params)[0]
 
 
+def _plottable(column: pd.Series):
+    """Values matplotlib can place: floats for numbers (missing as NaN), text for anything else."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=float, na_value=np.nan)
+    return column.map(lambda v: format_value(v.tolist() if isinstance(v, np.ndarray) else v)).to_numpy()
+
+
 def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | None, out: str) -> None:
     """Plot one metric of one model family against a hyperparameter and save a PNG."""
     table = pd.read_parquet(summary)
+    params = family_params(table, model)
     table = table[table["model"] == model].copy()
-    for column in param_columns(table):  # list-valued parameters (e.g. feature subsets) as labels
+    for column in params:  # list-valued parameters (e.g. feature subsets) as labels
         if table[column].map(lambda v: isinstance(v, (list, np.ndarray))).any():
-            table[column] = table[column].map(lambda v: "[" + ", ".join(map(str, v)) + "]" if v is not None else v)
-    x = x_parameter(table, x)
-    # One line per combination of the parameters that vary (constant ones would only clutter the legend).
-    others = [p for p in param_columns(table) if p != x and table[p].nunique(dropna=True) > 1]
+            table[column] = table[column].map(lambda v: format_value(list(v)) if v is not None else v)
     column = metric_value_column(metric, spec)
     in_sample = spec["on"] == "train"
+    direction = "higher is better" if spec["greater_is_better"] else "lower is better"
     fig = _figure()
     ax = fig.subplots()
+    if not params or table[column].isna().all():
+        why = "no configuration has a value" if params else "the family has no hyperparameters to plot against"
+        _say(ax, f"{model}: {metric}", f"Nothing to plot: {why} (every fit failed, or the metric could not be "
+                                        "computed; see the failures in the report).")
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+        return
+    x = x_parameter(table, x, params)
+    # One line per combination of the parameters that vary (constant ones would only clutter the legend).
+    others = [p for p in params if p != x and table[p].nunique(dropna=True) > 1]
     groups = table.groupby(others, dropna=False, sort=True) if others else [((), table)]
     for key, rows in groups:
         rows = rows.sort_values(x)
         key = key if isinstance(key, tuple) else (key,)
-        label = ", ".join(str(v) if len(others) == 1 else f"{p}={v}" for p, v in zip(others, key)) or metric
-        yerr = None if in_sample else rows[f"{metric}_sem"]
-        ax.errorbar(rows[x].astype(str) if not pd.api.types.is_numeric_dtype(rows[x]) else rows[x],
-                    rows[column], yerr=yerr, marker="o", markersize=3, capsize=2, label=label)
+        label = ", ".join(format_value(v) if len(others) == 1 else f"{p}={format_value(v)}"
+                          for p, v in zip(others, key)) or metric
+        yerr = None if in_sample else rows[f"{metric}_sem"].to_numpy(dtype=float, na_value=np.nan)
+        ax.errorbar(_plottable(rows[x]), rows[column].to_numpy(dtype=float, na_value=np.nan), yerr=yerr, marker="o",
+                    markersize=3, capsize=2, label=label)
     if in_sample:
         where = "in-sample, fit on all rows"
     elif "progressive" in spec:
@@ -53,7 +71,6 @@ def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | N
     values = pd.to_numeric(table[x], errors="coerce")
     if values.notna().all() and (values > 0).all() and values.max() / values.min() >= 100:
         ax.set_xscale("log")  # a range over decades, such as a regularisation strength
-    direction = "higher is better" if spec["greater_is_better"] else "lower is better"
     ax.set_title(f"{model}: {metric} vs {x} ({where})")
     ax.set_xlabel(x)
     ax.set_ylabel(f"{metric} ({direction})")
@@ -62,6 +79,15 @@ def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | N
         ax.legend(fontsize="small", title=", ".join(others) or None)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
+
+
+def _say(ax, title: str, message: str) -> None:
+    """A figure that explains why there is nothing to draw, instead of empty axes."""
+    import textwrap
+
+    ax.set_axis_off()
+    ax.set_title(title)
+    ax.text(0.5, 0.5, "\n".join(textwrap.wrap(message, 60)), ha="center", va="center", transform=ax.transAxes)
 
 
 def _figure(width: float = 7, height: float = 4.5):
@@ -109,6 +135,12 @@ def plot_cv_scores(*, scores: str, metric: str, spec: dict, out: str) -> None:
     direction = "higher is better" if spec["greater_is_better"] else "lower is better"
     which = "every configuration" if shown == total else (
         f"the best {MAX_BOXES_PER_FAMILY} configurations of each family ({shown} of {total})")
+    if not boxes:
+        _say(ax, f"CV {metric}", "Nothing to plot: no configuration has a CV score (every fit failed; see the "
+                                 "failures in the report).")
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+        return
     ax.set_title(f"CV {metric} of {which}, best first within each family")
     ax.set_xlabel("configuration (config_id)")
     ax.set_ylabel(f"{metric} over CV folds ({direction})")
@@ -124,6 +156,13 @@ def plot_test_predictions(*, results: str, selection: str, data: str, holdout: s
     from .store import Results
 
     winner = read_json(selection)["overall"]
+    if not winner:
+        fig = _figure(6, 5)
+        _say(fig.subplots(), "Held-out test set", "No winner to test: every fit of every family failed (see the "
+                                                  "failures in the report).")
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+        return "no winner: every fit failed"
     store = Results(results)
     row = store.query(f"model == '{winner['model']}' and config_id == '{winner['config_id']}' and fold == 'full'").iloc[0]
     model = store.load_model(row)

@@ -3,13 +3,14 @@ choice, each family's chosen configuration and the overall winner."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pandas as pd
 
 from ..task.io import write_json
-from .aggregate import _is_nan, metric_value_column, param_columns
+from .aggregate import _is_nan, metric_value_column
 
 
 def choose(summary: pd.DataFrame, *, metrics: dict, selection_metric: str, simplest: list[str],
@@ -57,13 +58,12 @@ def _one_se(rows: pd.DataFrame, metrics: dict, metric: str, simplest: list[str],
 
 
 def _describe(row: pd.Series, column: str, metrics: dict, final_fold: str) -> dict:
-    params = {k: _plain(row[k]) for k in param_columns(row.to_frame().T)}
     test = {m: _plain(row.get(f"{m}_full")) for m, spec in metrics.items() if spec["on"] == "test"}
     return {
         "model": row["model"],
         "config_id": row["config_id"],
         "test": {m: v for m, v in test.items() if v is not None},
-        "params": {k: v for k, v in params.items() if v is not None},
+        "params": json.loads(row["params"]),  # exactly as the config gave them
         "value": float(row[column]),
         "by": column,
         "model_file": f"fits/{row['model']}/{row['config_id']}/fold-{final_fold}.joblib",
@@ -71,8 +71,6 @@ def _describe(row: pd.Series, column: str, metrics: dict, final_fold: str) -> di
 
 
 def _plain(value):
-    if isinstance(value, np.ndarray):  # a list-valued parameter, read back from Parquet
-        return [_plain(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     return None if value is None or _is_nan(value) else value

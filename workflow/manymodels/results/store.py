@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..experiment.layout import RESULTS_ROOT, experiments
+from ..experiment.suggest import with_hint
 from ..task.io import read_json, sha256_file
 
 KEPT_MODELS_DIR = "models"
@@ -28,11 +30,34 @@ def model_file(model: str, config_id: str, fold: str) -> str:
     return f"fits/{model}/{config_id}/fold-{fold}.joblib"
 
 
-class Results:
-    """The results of one experiment directory (``results/`` by default)."""
+def experiment_dir(where: str | Path | None = None, *, root: str | Path = RESULTS_ROOT) -> Path:
+    """The results directory of an experiment: a directory (``results/penguins``, or a copy of it
+    anywhere), an experiment's name (``penguins``: ``results/penguins``), or, when ``where`` is
+    None, the only experiment under ``root``."""
+    if where is not None:
+        path = Path(where)
+        if (path / "scores.parquet").is_file() or path.is_dir() and (path / "run.json").is_file():
+            return path
+        named = Path(root) / str(where)
+        if (named / "scores.parquet").is_file():
+            return named
+        found = [p.name for p in experiments(root)]
+        hint = with_hint("", str(where), found).lstrip("; ") if found else f"no experiment has finished under {root}/ yet"
+        raise FileNotFoundError(f"{where}: no experiment results here (no scores.parquet); {hint}")
+    found = experiments(root)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise FileNotFoundError(f"no experiment has finished under {root}/ yet: run snakemake first")
+    raise FileNotFoundError(f"{root}/ holds {len(found)} experiments ({', '.join(p.name for p in found)}): name one")
 
-    def __init__(self, path: str | Path = "results"):
-        self.path = Path(path)
+
+class Results:
+    """The results of one experiment: ``Results("penguins")`` or ``Results("results/penguins")``
+    (also a copy of that directory on another machine); ``Results()`` when there is only one."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = experiment_dir(path)
         if not (self.path / "scores.parquet").is_file():
             raise FileNotFoundError(f"{self.path}: no scores.parquet here; is this a manymodels results directory?")
         self._tasks: pd.DataFrame | None = None
@@ -130,3 +155,29 @@ class Results:
         for directory in stale:
             shutil.rmtree(directory)
         return stale
+
+
+def experiment_table(root: str | Path = RESULTS_ROOT) -> pd.DataFrame:
+    """One row per experiment under ``root``: its name, config file, last run, tasks and failures,
+    winner and report (from each experiment's ``run.json``, written at the end of its last run)."""
+    rows = []
+    for path in experiments(root):
+        row = {"experiment": path.name, "config_file": None, "finished": None, "tasks": None, "failed": None,
+               "winner": None, "score": None, "report": str(path / "report.html") if (path / "report.html").is_file() else None}
+        try:
+            run = read_json(path / "run.json")
+        except (OSError, ValueError):
+            run = None
+        if run:
+            from .formatting import format_params, format_score
+
+            families = run.get("families", {}).values()
+            winner = run.get("winner")
+            row.update(config_file=run.get("config_file"), finished=str(run.get("finished", ""))[:19].replace("T", " "),
+                       tasks=sum(f["tasks"] for f in families), failed=sum(f["failed"] for f in families))
+            if winner:
+                row.update(winner=f"{winner['model']} {format_params(winner['params'])}",
+                           score=f"{run['selection_metric']} {format_score(winner['value'], winner.get('sem'))}")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["experiment", "config_file", "finished", "tasks", "failed", "winner", "score",
+                                       "report"])

@@ -29,8 +29,8 @@ def fit_task(
     folds: str | None,
     out_model: str,
     out_meta: str,
-) -> str:
-    """Fit and save the model of one (configuration, fold); return log text.
+) -> dict:
+    """Fit and save the model of one (configuration, fold); return its status and log text.
 
     The metadata (status, error, seconds, warnings, convergence) go to ``out_meta`` as JSON and the
     fitted estimator to ``out_model`` (None when the fit failed), so scoring never refits.
@@ -69,7 +69,7 @@ def fit_task(
     write_json(meta, out_meta)
     lines = [f"{model} {config_id} fold {fold}: {meta['status']}, fit in {meta['fit_seconds']:.3f} s"]
     lines += [f"warning: {w.category.__name__}: {w.message}" for w in caught]
-    return "\n".join(lines + ([tb] if tb else []))
+    return {"status": meta["status"], "log": "\n".join(lines + ([tb] if tb else []))}
 
 
 def _seed(est):

@@ -106,7 +106,7 @@ def progressive_scores(model_losses, null_losses, drop_fraction: float) -> dict:
 def fit_stream_task(
     *, model: str, config_id: str, fold: str, estimator, kwargs: dict, params: dict, fit_kwargs: dict | None = None,
     features: list[str], label: str, data: str, folds=None, streaming: dict, out_model: str, out_meta: str,
-) -> str:
+) -> dict:
     """Learn one configuration from the stream with progressive validation; save model and scores."""
     from sklearn.base import is_classifier
     from sklearn.pipeline import Pipeline
@@ -160,4 +160,4 @@ def fit_stream_task(
     p = meta["progressive"]
     text = (f"{model} {config_id}: {meta['status']}, {seen} rows in {meta['fit_seconds']:.2f} s; "
             f"progressive {streaming['loss']} {p['model']:.5g} vs null {p['null']:.5g} (relative {p['relative']:.4g})")
-    return "\n".join([text] + ([tb] if tb else []))
+    return {"status": meta["status"], "log": "\n".join([text] + ([tb] if tb else []))}

@@ -1,0 +1,44 @@
+"""What a run prints: one line for a bad config or input, the summary at the end of a run.
+
+A config or data error stops the run before any job with one line naming the key (or column) and
+the file; no Python traceback, which would point into the package instead of at the user's mistake.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import NoReturn
+
+from .. import ConfigError, DataError
+
+
+def stop(message: str) -> NoReturn:
+    """Print ``message`` as the run's one error line and end the run with exit status 1."""
+    from snakemake.logging import logger
+
+    logger.error(message)
+    raise SystemExit(1)
+
+
+@contextmanager
+def stop_on_bad_input():
+    """Turn a ConfigError or DataError raised in the block into :func:`stop`."""
+    try:
+        yield
+    except (ConfigError, DataError) as exc:
+        stop(str(exc))
+
+
+def show_run_summary(path) -> bool:
+    """Print the run summary that the run's last job wrote (``results/<name>/run.json``), if any."""
+    import json
+    from pathlib import Path
+
+    from snakemake.logging import logger
+
+    try:
+        text = json.loads(Path(path).read_text())["text"]
+    except (OSError, ValueError, KeyError):
+        return False
+    logger.info("\n" + text)
+    return True

@@ -1,0 +1,74 @@
+"""Where an experiment's files live: its name, its config file, its results, logs and state.
+
+One config file is one experiment. ``snakemake --configfile F`` runs exactly the experiment in F
+and plain ``snakemake`` runs ``config.yaml``; each writes under ``results/<name>/`` and
+``logs/<name>/``, the name taken from the config's ``name:`` key, else from the config file's stem,
+so experiments run one after another in one clone never overwrite each other.
+
+Standard library only: the Snakefile uses this before anything heavy is imported.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .. import ConfigError
+
+DEFAULT_CONFIG_FILE = "config.yaml"
+RESULTS_ROOT = Path("results")
+LOGS_ROOT = Path("logs")
+# Records of the engine (the nothing-to-do shortcut, the last run's start), one folder per experiment.
+STATE_ROOT = Path(".snakemake") / "manymodels"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# A results folder is an experiment's once a run has written one of these.
+MARKERS = ("scores.parquet", "run.json")
+
+
+def config_file_of(command_line_configfiles) -> str:
+    """The config file that defines this run's experiment: the last ``--configfile``, else config.yaml."""
+    files = [str(f) for f in command_line_configfiles or ()]
+    if not files:
+        return DEFAULT_CONFIG_FILE
+    # Snakemake hands over absolute paths; name the file as the user would, relative to here.
+    path = Path(files[-1])
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def experiment_name(config: dict, config_file: str) -> str:
+    """The experiment's name: ``name:`` in the config, else the config file's stem."""
+    name = config.get("name") if isinstance(config, dict) else None
+    if name is None:
+        name = Path(config_file).stem
+        where = f"{config_file}: the file name '{Path(config_file).name}'"
+    else:
+        where = f"{config_file}: name"
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise ConfigError(
+            f"{where} does not make a valid experiment name ({name!r}): use letters, digits, '_', '-' and '.', "
+            "starting with a letter or digit (set name: in the config)"
+        )
+    return name
+
+
+def results_dir(name: str) -> Path:
+    return RESULTS_ROOT / name
+
+
+def logs_dir(name: str) -> Path:
+    return LOGS_ROOT / name
+
+
+def state_dir(name: str) -> Path:
+    return STATE_ROOT / name
+
+
+def experiments(root: str | Path = RESULTS_ROOT) -> list[Path]:
+    """The experiment folders under ``root`` (``results/``), by name."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and any((p / m).is_file() for m in MARKERS))

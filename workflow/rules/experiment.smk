@@ -1,0 +1,20 @@
+# Which experiment this run is, and where its files live. One config file is one experiment:
+# results/<name>/ and logs/<name>/, the name from the config's `name:` key, else the config file's
+# stem. Rules write their paths as <results>/... and <logs>/... (Snakemake's path variables).
+
+import os
+import sys
+
+sys.path.insert(0, str(Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parent))
+
+from manymodels.engine.console import stop_on_bad_input
+from manymodels.experiment.layout import config_file_of, experiment_name, logs_dir, results_dir
+
+CONFIG_FILE = os.path.normpath(config_file_of(workflow.overwrite_configfiles))
+with stop_on_bad_input():
+    EXPERIMENT = experiment_name(config, CONFIG_FILE)
+
+
+pathvars:
+    results=str(results_dir(EXPERIMENT)),
+    logs=str(logs_dir(EXPERIMENT)),
