@@ -5,7 +5,7 @@ VENV := .venv
 CORES ?= all
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-scale clean
+.PHONY: run test bench bench-scale slurm-profile clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,18 @@ bench: $(STAMP)
 
 bench-scale: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_scale.py --grid large-subset --reruns --cores $(if $(filter all,$(CORES)),$(shell nproc),$(CORES))
+
+# Install profiles/slurm as your Snakemake profile 'slurm', so `snakemake --profile slurm` finds it
+# (Snakemake looks in $XDG_CONFIG_HOME/snakemake, by default ~/.config/snakemake). A profile of
+# that name you already have is left as it is.
+SLURM_PROFILE := $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/snakemake/slurm
+slurm-profile:
+	@if [ -e "$(SLURM_PROFILE)/config.yaml" ]; then \
+		echo "$(SLURM_PROFILE)/config.yaml exists: left as it is (compare it with profiles/slurm/config.yaml)"; \
+	else \
+		mkdir -p "$(SLURM_PROFILE)" && cp profiles/slurm/config.yaml "$(SLURM_PROFILE)/config.yaml" && \
+		echo "installed $(SLURM_PROFILE)/config.yaml: snakemake --profile slurm"; \
+	fi
 
 clean:
 	rm -rf results logs .snakemake

@@ -23,13 +23,14 @@ include: "workflow/rules/uptodate.smk"
 if UNCHANGED_TARGETS:
 
     rule all:
+        default_target: True
         input:
             UNCHANGED_TARGETS,
-        default_target: True
 
 else:
 
     include: "workflow/rules/common.smk"
+    include: "workflow/rules/jobs.smk"
     include: "workflow/rules/data.smk"
     include: "workflow/rules/fit.smk"
     include: "workflow/rules/score.smk"
@@ -37,7 +38,7 @@ else:
     include: "workflow/rules/report.smk"
 
     rule all:
+        default_target: True
         input:
             FINAL_TARGETS,
             kept_models,
-        default_target: True

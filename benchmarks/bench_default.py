@@ -77,6 +77,14 @@ def config_for_workdir(config_path: Path, workdir: Path) -> Path:
     return resolved
 
 
+def results_dir(workdir: Path, config_path: Path) -> Path:
+    """Where the workflow run in ``workdir`` with ``config_path`` writes: results/<experiment name>/."""
+    sys.path.insert(0, str(PACKAGE_ROOT))
+    from manymodels.experiment.layout import experiment_name
+
+    return workdir / "results" / experiment_name(load_config(config_path), str(config_path))
+
+
 # --------------------------------------------------------------------------------------------
 # (a) The workflow
 
@@ -109,7 +117,7 @@ def run_workflow(config_path: Path, cores: int, workdir: Path) -> tuple[float, i
     if "profiles/default" not in text:
         print(f"warning: the default profile does not seem to be in use (see {workdir / 'snakemake.log'})",
               file=sys.stderr)
-    steps = re.findall(r"(\d+) of (\d+) steps", text)
+    steps = re.findall(r"(\d+) of (\d+) (?:steps|jobs)", text)
     return seconds, (int(steps[-1][1]) if steps else None)
 
 
@@ -329,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds, n_fits = run_baseline(config_path, args.cores, out)
             baseline_times.append(seconds)
             print(f"run {i + 1}/{args.repeat}: baseline {seconds:.2f} s ({n_fits} fits)", flush=True)
-            ok, text = compare(tmp / f"workflow-{i}" / "results" / "summary.parquet", out, metric_names)
+            ok, text = compare(results_dir(tmp / f"workflow-{i}", config_path) / "summary.parquet", out, metric_names)
             all_ok &= ok
             print(f"run {i + 1}/{args.repeat}: results {'MATCH' if ok else 'DO NOT MATCH'}: {text}", flush=True)
     finally:

@@ -63,7 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow"))
 
 from bench_default import (  # noqa: E402
-    PACKAGE_ROOT, REPO, THREAD_VARIABLES, compare, load_config, run_baseline, run_fresh, run_workflow,
+    PACKAGE_ROOT, REPO, THREAD_VARIABLES, compare, load_config, results_dir, run_baseline, run_fresh, run_workflow,
     snakemake_command, timed_snakemake,
 )
 
@@ -222,6 +222,7 @@ def planned_config_ids(text: str, rule: str) -> set[str]:
 def measure_aggregation(workdir: Path, config_path: Path) -> tuple[float, float, int]:
     """Aggregate every score file in a fresh process as the workflow does (each shard gathered,
     then the shards aggregated): (wall seconds, peak RSS in MB, score files)."""
+    results = results_dir(workdir, config_path).relative_to(workdir)
     code = f"""
 import json, resource, sys, time
 sys.path.insert(0, {str(PACKAGE_ROOT)!r})
@@ -233,7 +234,7 @@ config = yaml.safe_load(open({str(config_path)!r}))
 tasks = check_config(config, config_file="config")
 metrics = metric_specs(config["metrics"])
 folds = fold_names(config["cv"]) + ["full"]
-shards = {{name: [f"results/scores/{{t['model']}}/{{t['config_id']}}/fold-{{k}}.parquet" for t in members for k in folds]
+shards = {{name: [f"{results}/scores/{{t['model']}}/{{t['config_id']}}/fold-{{k}}.parquet" for t in members for k in folds]
           for name, members in shard_tasks(tasks, len(folds)).items()}}
 start = time.perf_counter()
 for name, files in shards.items():
@@ -274,7 +275,8 @@ def measure_reruns(workdir: Path, config: dict, config_path: Path, cores: int, f
     changed_path = write_config(changed, workdir / "changed-config.yaml")
     spec = changed["models"]["gmm"]
     new_id = config_id(estimator_definition(spec), spec.get("kwargs", {}), new, spec.get("fit_kwargs"))
-    _, dry = timed_snakemake(workdir, snakemake_command(changed_path, cores, "-n"), "rerun-one-dry.log")
+    _, dry = timed_snakemake(workdir, snakemake_command(changed_path, cores, "-n", "--logger-manymodels-jobs"),
+                             "rerun-one-dry.log")
     counts = planned_jobs(dry)
     fitted, scored = planned_config_ids(dry, "fit_model"), planned_config_ids(dry, "score_model")
     n_folds = config["cv"]["n_splits"] + 1
@@ -309,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="manymodels-scale-"))
     config = chosen_config(args.grid, args.stride, args.fast_fits)
+    # One experiment throughout: the changed configuration of --reruns is written to another file.
+    config.setdefault("name", "bench-scale")
     config_path = write_config(config, tmp / "config.yaml")
     metric_names = list(config["metrics"])
     figures: dict[str, float] = {}
@@ -318,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds, n_jobs = run_workflow(config_path, args.cores, workdir)
         figures["workflow (s)"] = seconds
         print(f"workflow: {seconds:.2f} s ({n_jobs} Snakemake jobs)", flush=True)
-        summary = workdir / "results" / "summary.parquet"
+        summary = results_dir(workdir, config_path) / "summary.parquet"
         if not args.skip_baselines:
             seconds, n_fits = run_baseline(config_path, args.cores, tmp / "joblib.parquet")
             figures["joblib (s)"] = seconds

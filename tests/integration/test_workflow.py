@@ -77,11 +77,15 @@ def test_run_writes_tables_plots_and_report(finished):
     assert "100%) done" in result.stderr + result.stdout
 
 
-def test_snakemake_report_collects_the_plots(rerun):
+def test_snakemake_report_collects_plots_tables_and_the_selection(rerun):
     root, _ = rerun
     snakemake(root, "--report", "report.html")
     report = (root / "report.html").read_text()
     assert "ars.png" in report and "bic.png" in report
+    for page in ("selection.html", "configurations.html", "failures.html"):
+        assert page in report
+    selection = (root / "results/config/report/selection.html").read_text()
+    assert "Ranking of the model families" in selection and "one standard error" in selection
 
 
 def test_unchanged_rerun_schedules_nothing(rerun):

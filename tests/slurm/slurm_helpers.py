@@ -73,12 +73,22 @@ def cancel_jobs() -> None:
     _run(["scancel", "--full", "--partition=debug"], timeout=30)
 
 
+def install_slurm_profile(config_home: Path) -> dict:
+    """`make slurm-profile` with ``config_home`` as XDG_CONFIG_HOME (the README's step); the
+    environment in which `snakemake --profile slurm` finds that profile."""
+    env = {**os.environ, "XDG_CONFIG_HOME": str(config_home)}
+    subprocess.run(["make", "-C", str(REPO), "slurm-profile"], env=env, check=True, capture_output=True, text=True)
+    return env
+
+
 def snakemake_on_slurm(root: Path, *args: str, timeout: int = SLURM_TIMEOUT) -> subprocess.CompletedProcess:
-    """`snakemake --profile profiles/slurm` in ``root`` (the user's command) plus the test flags."""
+    """`snakemake --profile slurm` in ``root`` (the user's command, the profile installed by
+    `make slurm-profile`) plus the test flags."""
+    env = install_slurm_profile(root.parent / "config-home")
     cmd = ["timeout", "-k", "10", str(timeout), sys.executable, "-m", "snakemake",
-           "--profile", "profiles/slurm", *TEST_FLAGS, *args]
+           "--profile", "slurm", *TEST_FLAGS, *args]
     try:
-        return subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=timeout + 30)
+        return subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=timeout + 30, env=env)
     finally:
         cancel_jobs_of(root)
 

@@ -109,7 +109,7 @@ def test_failing_task_on_slurm_is_reported_like_a_local_failure(tmp_path):
         output = run.stdout + run.stderr
         assert run.returncode != 0, output[-8000:]
         assert "injected failure: no space left on device" in output, output[-8000:]
-        log = next(root.glob("logs/score/gmm/*/fold-0.log"))
+        log = next(root.glob("logs/penguins/score/gmm/*/fold-0.log"))
         assert str(log.relative_to(root)) in output
         assert "OSError: injected failure" in log.read_text()
         assert not (root / "results/penguins/scores.parquet").exists()

@@ -6,14 +6,20 @@ rule gather_scores:
         shard_score_files,
     output:
         "<results>/shards/scores-{shard}.parquet",
+    log:
+        "<logs>/gather_scores/{shard}.log",
     params:
         metrics=list(METRICS),
         code=CODE["aggregate"],
-    log:
-        "<logs>/gather_scores/{shard}.log",
     run:
-        run_task("manymodels.results.aggregate:gather_scores", **POOL, score_files=list(input), metric_names=params.metrics,
-                 out=output[0], log=log[0])
+        run_task(
+            "manymodels.results.aggregate:gather_scores",
+            **POOL,
+            score_files=list(input),
+            metric_names=params.metrics,
+            out=output[0],
+            log=log[0],
+        )
 
 
 rule aggregate_scores:
@@ -23,16 +29,24 @@ rule aggregate_scores:
         scores="<results>/scores.parquet",
         summary="<results>/summary.parquet",
         configs="<results>/configs.tsv",
+    log:
+        "<logs>/aggregate_scores.log",
     params:
         configs=TASKS,
         metrics=METRICS,
         code=CODE["aggregate"],
-    log:
-        "<logs>/aggregate_scores.log",
     run:
-        run_task("manymodels.results.aggregate:aggregate_scores", **POOL, score_files=list(input), configs=params.configs,
-                 metrics=params.metrics, out_scores=output.scores, out_summary=output.summary,
-                 out_configs=output.configs, log=log[0])
+        run_task(
+            "manymodels.results.aggregate:aggregate_scores",
+            **POOL,
+            score_files=list(input),
+            configs=params.configs,
+            metrics=params.metrics,
+            out_scores=output.scores,
+            out_summary=output.summary,
+            out_configs=output.configs,
+            log=log[0],
+        )
 
 
 # What selection depends on, and the task that does it.
@@ -45,11 +59,6 @@ SELECTION = {
 }
 
 
-def select(input, output, params, log):
-    run_task("manymodels.results.selection:select_configurations", **POOL, summary=input[0],
-             **{key: value for key, value in params.items() if key != "code"}, out=output[0], log=log[0])
-
-
 # Selection is a checkpoint only when models are refitted after it (keep_models: best, or a
 # held-out set): a checkpoint makes Snakemake evaluate the whole DAG again, seconds on a large grid.
 if REFITS_AFTER_SELECTION:
@@ -59,12 +68,12 @@ if REFITS_AFTER_SELECTION:
             "<results>/summary.parquet",
         output:
             "<results>/selection.json",
-        params:
-            **SELECTION,
         log:
             "<logs>/select_configurations.log",
+        params:
+            **SELECTION,
         run:
-            select(input, output, params, log)
+            select_job(input, output, params, log)
 
 else:
 
@@ -73,9 +82,9 @@ else:
             "<results>/summary.parquet",
         output:
             "<results>/selection.json",
-        params:
-            **SELECTION,
         log:
             "<logs>/select_configurations.log",
+        params:
+            **SELECTION,
         run:
-            select(input, output, params, log)
+            select_job(input, output, params, log)

@@ -27,8 +27,9 @@ validate(config, "../schemas/config.schema.yaml")  # valid: this only fills in t
 if workflow.is_main_process:
     register_run(EXPERIMENT)
     if removed := remove_stale_locks():
-        logger.warning(f"Removed the locks of an earlier run of {', '.join(removed)} that was killed "
-                       "(no live run works on it).")
+        logger.warning(
+            f"Removed the locks of an earlier run of {', '.join(removed)} that was killed " "(no live run works on it)."
+        )
 
 # Tasks run in a pool of warm worker processes, one per core, owned by the Snakemake process
 # (profiles/default sets --force-use-threads, so `run:` jobs are threads that hand their task
@@ -45,9 +46,15 @@ _local_cores = min(_cores, workflow.resource_settings.local_cores or _cores) if 
 POOL = {"n_workers": _local_cores, "in_process": not workflow.is_main_process}
 
 # Warm every worker while one of them checks the config against the estimators and the data.
-ESTIMATOR_MODULES = sorted({m for spec in config["models"].values() for m in estimator_modules(estimator_definition(spec))})
+ESTIMATOR_MODULES = sorted(
+    {m for spec in config["models"].values() for m in estimator_modules(estimator_definition(spec))}
+)
 for _ in range(POOL["n_workers"] - 1):
-    submit("manymodels.engine.pool:warm_up", **POOL, modules=[*ESTIMATOR_MODULES, "manymodels.task.fit", "manymodels.task.score"])
+    submit(
+        "manymodels.engine.pool:warm_up",
+        **POOL,
+        modules=[*ESTIMATOR_MODULES, "manymodels.task.fit", "manymodels.task.score"],
+    )
 with stop_on_bad_input():
     CHECKED = run_task("manymodels.experiment.check:check_experiment", **POOL, config=config, config_file=CONFIG_FILE)
 
@@ -61,7 +68,9 @@ METRICS = metric_specs(config["metrics"], config_file=CONFIG_FILE)
 # Streaming (out-of-core) experiments: one task per configuration, learnt from the data file in
 # batches; fold 'stream' stands for the whole stream.
 STREAMING = streaming_settings(config)
-GENERATED_STREAM = isinstance(config["data"]["source"], dict) and config["data"]["source"]["generator"] == "logistic_interactions"
+GENERATED_STREAM = (
+    isinstance(config["data"]["source"], dict) and config["data"]["source"]["generator"] == "logistic_interactions"
+)
 STREAM_DATA = "<results>/data/stream.parquet" if GENERATED_STREAM else CHECKED["source_file"]
 TASK_FOLDS = ["stream"] if STREAMING else FOLDS + ["full"]
 CODE = {stage: code_hash(stage) for stage in STAGE_MODULES}
@@ -165,10 +174,15 @@ def kept_model_files(choices):
     configuration (fold 'full')."""
     files = []
     if config["keep_models"] == "best":
-        files += [f"<results>/models/{c['chosen']['model']}/{c['chosen']['config_id']}/fold-full.joblib"
-                  for c in choices["models"].values() if c["chosen"]]
+        files += [
+            f"<results>/models/{c['chosen']['model']}/{c['chosen']['config_id']}/fold-full.joblib"
+            for c in choices["models"].values()
+            if c["chosen"]
+        ]
     if config["holdout"] and choices["overall"]:
-        files.append(f"<results>/models/{choices['overall']['model']}/{choices['overall']['config_id']}/fold-all.joblib")
+        files.append(
+            f"<results>/models/{choices['overall']['model']}/{choices['overall']['config_id']}/fold-all.joblib"
+        )
     return files
 
 

@@ -7,14 +7,19 @@ if STREAMING and GENERATED_STREAM:
     rule generate_stream_data:
         output:
             "<results>/data/stream.parquet",
+        log:
+            "<logs>/generate_stream_data.log",
         params:
             kwargs=config["data"]["source"].get("kwargs", {}),
             code=CODE["data"],
-        log:
-            "<logs>/generate_stream_data.log",
         run:
-            run_task("manymodels.task.streaming:generate_logistic_interactions", **POOL, **params.kwargs, out=output[0],
-                     log=log[0])
+            run_task(
+                "manymodels.task.streaming:generate_logistic_interactions",
+                **POOL,
+                **params.kwargs,
+                out=output[0],
+                log=log[0],
+            )
 
 
 if STREAMING:
@@ -26,14 +31,20 @@ if STREAMING:
             STREAM_DATA,
         output:
             "<results>/data/summary.json",
+        log:
+            "<logs>/describe_stream.log",
         params:
             data=DATA,
             code=CODE["data"],
-        log:
-            "<logs>/describe_stream.log",
         run:
-            run_task("manymodels.task.streaming:describe_stream", **POOL, data=input[0], **params.data,
-                     out_summary=output[0], log=log[0])
+            run_task(
+                "manymodels.task.streaming:describe_stream",
+                **POOL,
+                data=input[0],
+                **params.data,
+                out_summary=output[0],
+                log=log[0],
+            )
 
 
 rule prepare_data:
@@ -42,16 +53,24 @@ rule prepare_data:
     output:
         data="<results>/data/data.parquet",
         summary="<results>/data/summary.json",
+    log:
+        "<logs>/prepare_data.log",
     params:
         source=config["data"]["source"],
         data=DATA,
         groups=config["data"]["groups"],
         code=CODE["data"],
-    log:
-        "<logs>/prepare_data.log",
     run:
-        run_task("manymodels.task.prepare:prepare_data", **POOL, source=params.source, **params.data, groups=params.groups,
-                 out_data=output.data, out_summary=output.summary, log=log[0])
+        run_task(
+            "manymodels.task.prepare:prepare_data",
+            **POOL,
+            source=params.source,
+            **params.data,
+            groups=params.groups,
+            out_data=output.data,
+            out_summary=output.summary,
+            log=log[0],
+        )
 
 
 rule split_holdout:
@@ -59,15 +78,22 @@ rule split_holdout:
         "<results>/data/data.parquet",
     output:
         "<results>/data/holdout.parquet",
+    log:
+        "<logs>/split_holdout.log",
     params:
         holdout=config["holdout"],
         label=config["data"]["label"],
         code=CODE["data"],
-    log:
-        "<logs>/split_holdout.log",
     run:
-        run_task("manymodels.task.prepare:split_holdout", **POOL, data=input[0], holdout=params.holdout, label=params.label,
-                 out=output[0], log=log[0])
+        run_task(
+            "manymodels.task.prepare:split_holdout",
+            **POOL,
+            data=input[0],
+            holdout=params.holdout,
+            label=params.label,
+            out=output[0],
+            log=log[0],
+        )
 
 
 rule assign_folds:
@@ -76,13 +102,22 @@ rule assign_folds:
         holdout="<results>/data/holdout.parquet",
     output:
         "<results>/data/folds.parquet",
+    log:
+        "<logs>/assign_folds.log",
     params:
         cv=config["cv"],
         label=config["data"]["label"],
         groups=config["data"]["groups"],
         code=CODE["data"],
-    log:
-        "<logs>/assign_folds.log",
     run:
-        run_task("manymodels.task.prepare:assign_folds", **POOL, data=input.data, holdout=input.holdout, cv=params.cv,
-                 label=params.label, groups=params.groups, out_folds=output[0], log=log[0])
+        run_task(
+            "manymodels.task.prepare:assign_folds",
+            **POOL,
+            data=input.data,
+            holdout=input.holdout,
+            cv=params.cv,
+            label=params.label,
+            groups=params.groups,
+            out_folds=output[0],
+            log=log[0],
+        )

@@ -8,11 +8,6 @@ rule fit_model:
     output:
         model=storage_policy("<results>/fits/{model}/{config_id}/fold-{fold}.joblib"),
         meta="<results>/fits/{model}/{config_id}/fold-{fold}.json",
-    params:
-        task=fit_params,
-        data=DATA,
-        provenance=fit_provenance,
-        streaming=lambda w: {"streaming": STREAMING} if w.fold == "stream" else {},
     log:
         "<logs>/fit/{model}/{config_id}/fold-{fold}.log",
     threads: 1
@@ -20,12 +15,13 @@ rule fit_model:
         # Cluster requests (profiles/slurm); a retry after running out of memory or time asks for more.
         mem_mb=lambda wildcards, attempt: 1000 * attempt,
         runtime=lambda wildcards, attempt: 10 * attempt,
+    params:
+        task=fit_params,
+        data=DATA,
+        provenance=fit_provenance,
+        streaming=lambda w: {"streaming": STREAMING} if w.fold == "stream" else {},
     run:
-        outcome = run_task(fit_function(wildcards.fold), **POOL, model=wildcards.model, config_id=wildcards.config_id,
-                           fold=wildcards.fold, **params.task, **params.data, **params.streaming, data=input.data,
-                           folds=input.get("folds"), out_model=output.model, out_meta=output.meta, log=log[0])
-        if outcome["status"] != "ok":
-            note_fit_failure()  # a row with its error, not a failed job: the console counts it
+        fit_job(fit_function(wildcards.fold), wildcards, input, output, params, log)
 
 
 rule refit_chosen:
@@ -36,14 +32,25 @@ rule refit_chosen:
     output:
         model="<results>/models/{model}/{config_id}/fold-{refit}.joblib",
         meta="<results>/models/{model}/{config_id}/fold-{refit}.json",
+    log:
+        "<logs>/refit_chosen/{model}/{config_id}/fold-{refit}.log",
+    threads: 1
     params:
         task=fit_params,
         data=DATA,
         provenance=fit_provenance,
-    log:
-        "<logs>/refit_chosen/{model}/{config_id}/fold-{refit}.log",
-    threads: 1
     run:
-        run_task("manymodels.task.fit:fit_task", **POOL, model=wildcards.model, config_id=wildcards.config_id,
-                 fold=wildcards.refit, **params.task, **params.data, data=input.data, folds=input.get("folds"),
-                 out_model=output.model, out_meta=output.meta, log=log[0])
+        run_task(
+            "manymodels.task.fit:fit_task",
+            **POOL,
+            model=wildcards.model,
+            config_id=wildcards.config_id,
+            fold=wildcards.refit,
+            **params.task,
+            **params.data,
+            data=input.data,
+            folds=input.get("folds"),
+            out_model=output.model,
+            out_meta=output.meta,
+            log=log[0],
+        )

@@ -12,15 +12,24 @@ rule plot_metric:
             subcategory="{model}",
             labels={"model": "{model}", "metric": "{metric}"},
         ),
+    log:
+        "<logs>/plot/{model}/{metric}.log",
     params:
         spec=lambda w: METRICS[w.metric],
         x=lambda w: config["models"][w.model].get("plot", {}).get("x"),
         code=CODE["plot"],
-    log:
-        "<logs>/plot/{model}/{metric}.log",
     run:
-        run_task("manymodels.results.plots:plot_metric", **POOL, summary=input[0], model=wildcards.model, metric=wildcards.metric,
-                 spec=params.spec, x=params.x, out=output[0], log=log[0])
+        run_task(
+            "manymodels.results.plots:plot_metric",
+            **POOL,
+            summary=input[0],
+            model=wildcards.model,
+            metric=wildcards.metric,
+            spec=params.spec,
+            x=params.x,
+            out=output[0],
+            log=log[0],
+        )
 
 
 rule plot_cv_scores:
@@ -28,15 +37,22 @@ rule plot_cv_scores:
         "<results>/scores.parquet",
     output:
         report("<results>/plots/cv_scores.png", caption="../report/plot_cv_scores.rst", category="Selection plots"),
+    log:
+        "<logs>/plot/cv_scores.log",
     params:
         metric=selection_metric(config),
         spec=METRICS[selection_metric(config)],
         code=CODE["plot"],
-    log:
-        "<logs>/plot/cv_scores.log",
     run:
-        run_task("manymodels.results.plots:plot_cv_scores", **POOL, scores=input[0], metric=params.metric, spec=params.spec,
-                 out=output[0], log=log[0])
+        run_task(
+            "manymodels.results.plots:plot_cv_scores",
+            **POOL,
+            scores=input[0],
+            metric=params.metric,
+            spec=params.spec,
+            out=output[0],
+            log=log[0],
+        )
 
 
 rule plot_test_predictions:
@@ -46,16 +62,28 @@ rule plot_test_predictions:
         data="<results>/data/data.parquet",
         holdout="<results>/data/holdout.parquet",
     output:
-        report("<results>/plots/test_predictions.png", caption="../report/plot_test_predictions.rst",
-               category="Held-out test set"),
+        report(
+            "<results>/plots/test_predictions.png",
+            caption="../report/plot_test_predictions.rst",
+            category="Held-out test set",
+        ),
+    log:
+        "<logs>/plot/test_predictions.log",
     params:
         data=DATA,
         code=CODE["plot"],
-    log:
-        "<logs>/plot/test_predictions.log",
     run:
-        run_task("manymodels.results.plots:plot_test_predictions", **POOL, results=os.path.dirname(input.selection), selection=input.selection,
-                 data=input.data, holdout=input.holdout, **params.data, out=output[0], log=log[0])
+        run_task(
+            "manymodels.results.plots:plot_test_predictions",
+            **POOL,
+            results=os.path.dirname(input.selection),
+            selection=input.selection,
+            data=input.data,
+            holdout=input.holdout,
+            **params.data,
+            out=output[0],
+            log=log[0],
+        )
 
 
 rule write_report:
@@ -66,16 +94,18 @@ rule write_report:
         data_summary="<results>/data/summary.json",
         plots=plot_files,
     output:
-        "<results>/report.html",
+        report="<results>/report.html",
+        # The same selection text, configuration tables and failures, as pages of snakemake --report.
+        selection=report("<results>/report/selection.html", caption="../report/selection.rst", category="Selection"),
+        tables=report("<results>/report/configurations.html", caption="../report/configurations.rst", category="Tables"),
+        failures=report("<results>/report/failures.html", caption="../report/failures.rst", category="Tables"),
+    log:
+        "<logs>/write_report.log",
     params:
         metrics=METRICS,
         code=CODE["report"],
-    log:
-        "<logs>/write_report.log",
     run:
-        run_task("manymodels.results.report:write_report", **POOL, scores=input.scores, summary=input.summary, selection=input.selection,
-                 data_summary=input.data_summary, plots=list(input.plots), metrics=params.metrics,
-                 run_marker=str(run_marker(EXPERIMENT)), out=output[0], log=log[0])
+        report_job(input, output, params, log)
 
 
 rule summarise_run:
@@ -85,19 +115,14 @@ rule summarise_run:
         scores="<results>/scores.parquet",
         summary="<results>/summary.parquet",
         selection="<results>/selection.json",
-        report="<results>/report.html",
+        report_file="<results>/report.html",
     output:
         "<results>/run.json",
+    log:
+        "<logs>/summarise_run.log",
     params:
         experiment=EXPERIMENT,
         config_file=CONFIG_FILE,
         code=CODE["report"],
-    log:
-        "<logs>/summarise_run.log",
     run:
-        outcome = run_task("manymodels.results.summary:summarise_run", **POOL, scores=input.scores,
-                           summary=input.summary, selection=input.selection, report=input.report,
-                           experiment=params.experiment, config_file=params.config_file,
-                           run_marker=str(run_marker(EXPERIMENT)), out=output[0], log=log[0])
-        if outcome["error"]:
-            raise WorkflowError(outcome["error"])
+        summary_job(input, output, params, log)

@@ -9,17 +9,26 @@ rule score_model:
         meta="<results>/fits/{model}/{config_id}/fold-{fold}.json",
     output:
         "<results>/scores/{model}/{config_id}/fold-{fold}.parquet",
-    params:
-        metrics=METRICS,
-        data=DATA,
-        code=CODE["score"],
     log:
         "<logs>/score/{model}/{config_id}/fold-{fold}.log",
     threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: 1000 * attempt,
         runtime=lambda wildcards, attempt: 5 * attempt,
+    params:
+        metrics=METRICS,
+        data=DATA,
+        code=CODE["score"],
     run:
-        run_task("manymodels.task.score:score_task", **POOL, metrics=params.metrics, **params.data, data=input.data,
-                 folds=input.get("folds"), fit_model=input.model, fit_meta=input.meta,
-                 out_scores=output[0], log=log[0])
+        run_task(
+            "manymodels.task.score:score_task",
+            **POOL,
+            metrics=params.metrics,
+            **params.data,
+            data=input.data,
+            folds=input.get("folds"),
+            fit_model=input.model,
+            fit_meta=input.meta,
+            out_scores=output[0],
+            log=log[0],
+        )

@@ -211,7 +211,7 @@ class LogHandler(LogHandlerBase):
             stats = dict(getattr(record, "stats", {}) or {})
             state.total = int(stats.pop("total", sum(stats.values())))
             state.totals = dict(sorted(stats.items(), key=lambda kv: -kv[1]))
-            self._print(self._jobs_line(stats))
+            self._print(record.getMessage() if self.jobs else self._jobs_line(stats))
         elif event == LogEvent.JOB_INFO:
             state.rule_of[getattr(record, "jobid", None)] = getattr(record, "rule_name", "?")
             if self.jobs:

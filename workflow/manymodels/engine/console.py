@@ -29,16 +29,26 @@ def stop_on_bad_input():
         stop(str(exc))
 
 
-def show_run_summary(path) -> bool:
-    """Print the run summary that the run's last job wrote (``results/<name>/run.json``), if any."""
+def show_run_summary(path, *, up_to_date: bool = False) -> bool:
+    """Print the run summary the run's last job wrote (``results/<name>/run.json``), if there is one.
+
+    ``up_to_date``: nothing ran now; the summary is that of the last run, and says so.
+    """
     import json
     from pathlib import Path
 
     from snakemake.logging import logger
 
     try:
-        text = json.loads(Path(path).read_text())["text"]
+        record = json.loads(Path(path).read_text())
+        text = record["text"]
     except (OSError, ValueError, KeyError):
         return False
+    if up_to_date:
+        lines = text.splitlines()
+        finished = str(record.get("finished", ""))[:16].replace("T", " ")
+        lines[0] = (f"Experiment {record.get('experiment')} ({record.get('config_file')}) is up to date: nothing to "
+                    f"run. Its last run, finished {finished} UTC:")
+        text = "\n".join(lines)
     logger.info("\n" + text)
     return True

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from ..task.io import atomic_path, read_json
-from .aggregate import failures, metric_value_column, param_columns
+from .aggregate import failures, family_params, metric_value_column
+from .formatting import format_number, format_params, format_score
 
 
 def task_counts(scores: pd.DataFrame, run_started: str | None) -> dict:
@@ -28,8 +29,8 @@ def task_counts(scores: pd.DataFrame, run_started: str | None) -> dict:
     return counts
 
 
-def _table(frame: pd.DataFrame, *, floatfmt: str = "{:.4g}") -> str:
-    return frame.to_html(index=False, border=0, classes="t", na_rep="", float_format=floatfmt.format, escape=True)
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, border=0, classes="t", na_rep="", float_format=format_number, escape=True)
 
 
 def _choice_rows(choice: dict) -> pd.DataFrame:
@@ -37,14 +38,16 @@ def _choice_rows(choice: dict) -> pd.DataFrame:
     for criterion, best in choice["best"].items():
         if best is not None:
             rows.append({"criterion": criterion, "by": best["by"], "value": best["value"], "config_id": best["config_id"],
-                         **best["params"], **{f"test {m}": v for m, v in best.get("test", {}).items()}})
+                         "parameters": format_params(best["params"]),
+                         **{f"test {m}": v for m, v in best.get("test", {}).items()}})
     return pd.DataFrame(rows)
 
 
-def _top_configurations(summary: pd.DataFrame, metrics: dict, metric: str, n: int = 10) -> str:
-    """The n best configurations by the selection metric, with each metric's ranking value."""
+def _top_configurations(summary: pd.DataFrame, model: str, metrics: dict, metric: str, n: int = 10) -> str:
+    """The n best configurations of a family by the selection metric, with each metric's ranking value."""
     key = metric_value_column(metric, metrics[metric])
-    columns = ["config_id", *param_columns(summary), "n_ok", "n_failed"]
+    columns = ["config_id", *family_params(summary, model), "n_ok", "n_failed"]
+    summary = summary[summary["model"] == model]
     for name, spec in metrics.items():
         columns.append(metric_value_column(name, spec))
         if spec["on"] == "test":
@@ -78,9 +81,9 @@ def ranking_table(summary: pd.DataFrame, choices: dict, metrics: dict) -> pd.Dat
         if not chosen:
             continue
         row = summary[(summary["model"] == model) & (summary["config_id"] == chosen["config_id"])].iloc[0]
-        entry = {"model": model, "config_id": chosen["config_id"], "parameters": str(chosen["params"])}
+        entry = {"model": model, "config_id": chosen["config_id"], "parameters": format_params(chosen["params"])}
         if spec["on"] == "test":
-            entry[f"CV {metric}"] = f"{row[f'{metric}_mean']:.4g} +- {row[f'{metric}_sem']:.2g}"
+            entry[f"CV {metric} (mean ± standard error)"] = format_score(row[f"{metric}_mean"], row[f"{metric}_sem"])
         for name, value in chosen.get("test", {}).items():
             entry[f"test {name}"] = value
         entry["_rank"] = chosen["value"] * (1 if spec["greater_is_better"] else -1)
@@ -97,10 +100,34 @@ def _ranking(summary: pd.DataFrame, choices: dict, metrics: dict) -> str:
         return "<p>No configuration could be chosen (every fit failed?).</p>"
     text = (f"<h2>Ranking of the model families</h2><p>Each family's chosen configuration by "
             f"{html.escape(choices['selection_metric'])}; the overall winner is <b>{html.escape(overall['model'])}</b> "
-            f"<code>{overall['config_id']}</code> {html.escape(str(overall['params']))}.")
+            f"<code>{overall['config_id']}</code> {html.escape(format_params(overall['params']))}.")
     if overall.get("test"):
         text += " Test scores are on the held-out set, which no CV fold saw; the winner was then refitted on every row."
     return text + "</p>" + _table(ranking_table(summary, choices, metrics))
+
+
+def _selection_section(summary: pd.DataFrame, choices: dict, metrics: dict) -> str:
+    """What was chosen and why: the ranking of the families and each family's choice."""
+    parts = [_ranking(summary, choices, metrics)]
+    for model, choice in choices["models"].items():
+        chosen, one = choice["chosen"], choice["one_se"]
+        text = f"<p><b>{html.escape(model)}</b>: "
+        if not chosen:
+            parts.append(text + "no configuration could be chosen: every fit failed (see the failures).</p>")
+            continue
+        text += f"chosen <code>{chosen['config_id']}</code> {html.escape(format_params(chosen['params']))}"
+        if one:
+            text += (f", the simplest configuration within one standard error of the best by "
+                     f"{html.escape(choice['selection_metric'])} ({format_number(one['value'])})")
+        parts.append(text + f"; its fit on all training rows: <code>{html.escape(chosen['model_file'])}</code>.</p>")
+    return "\n".join(parts)
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>"
+            "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table.t{border-collapse:collapse;"
+            "font-size:13px}table.t td,table.t th{padding:2px 8px;border-bottom:1px solid #ddd}img{max-width:100%}"
+            f"</style></head><body>{body}</body></html>")
 
 
 def write_report(
@@ -113,8 +140,13 @@ def write_report(
     metrics: dict,
     run_marker: str | None,
     out: str,
+    out_selection: str | None = None,
+    out_tables: str | None = None,
+    out_failures: str | None = None,
 ) -> None:
-    """Write a self-contained HTML report beside the results (plots linked by relative path)."""
+    """Write a self-contained HTML report beside the results (plots linked by relative path), and
+    its selection text, configuration tables and failures as pages of their own (``out_*``, shown
+    by ``snakemake --report``)."""
     table = pd.read_parquet(scores)
     summ = pd.read_parquet(summary)
     choices = read_json(selection)
@@ -122,11 +154,13 @@ def write_report(
     started = read_json(run_marker)["started"] if run_marker and os.path.exists(run_marker) else None
     counts = task_counts(table, started)
     base = os.path.dirname(os.path.abspath(out))
+    selection_html = _selection_section(summ, choices, metrics)
+    tables = {model: _top_configurations(summ, model, metrics, choice["selection_metric"])
+              for model, choice in choices["models"].items()}
+    fails = failures(table)
+    failures_html = (f"<h2>Failures ({counts['failed']} tasks)</h2>"
+                     + (_table(fails) if len(fails) else "<p>No fit failed.</p>"))
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>manymodels report</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
-        "table.t{border-collapse:collapse;font-size:13px}table.t td,table.t th{padding:2px 8px;border-bottom:1px solid #ddd}"
-        "img{max-width:100%}</style></head><body>",
         "<h1>manymodels report</h1>",
         f"<p>Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}.</p>",
         "<h2>Data</h2>",
@@ -143,30 +177,20 @@ def write_report(
             f"it scored {counts['scores_run']} and reused {counts['scores_reused']} scores."
         )
     parts.append("</p>")
-    parts.append(_ranking(summ, choices, metrics))
+    parts.append(selection_html)
     parts += [_image(plot, base) for plot in plots if os.sep not in os.path.relpath(plot, os.path.join(base, "plots"))]
     for model, choice in choices["models"].items():
-        chosen = choice["chosen"]
         parts.append(f"<h2>Model family <code>{html.escape(model)}</code></h2>")
         parts.append("<h3>Best configuration by each criterion</h3>" + _table(_choice_rows(choice)))
-        if choice["one_se"]:
-            one = choice["one_se"]
-            parts.append(
-                f"<p>One-standard-error choice by {html.escape(choice['selection_metric'])}: the simplest configuration "
-                f"within one standard error of the best: <code>{one['config_id']}</code> "
-                f"{html.escape(str(one['params']))} ({one['value']:.4g}).</p>"
-            )
-        if chosen:
-            parts.append(
-                f"<p><b>Chosen</b>: <code>{chosen['config_id']}</code> {html.escape(str(chosen['params']))}; "
-                f"refitted on all rows: <code>{html.escape(chosen['model_file'])}</code>.</p>"
-            )
         parts += [_image(plot, base) for plot in plots if f"{os.sep}{model}{os.sep}" in os.path.abspath(plot)]
-        parts.append(_top_configurations(summ[summ["model"] == model], metrics, choice["selection_metric"]))
+        parts.append(tables[model])
     parts.append("<h2>Artifacts on disk</h2>" + _table(_artifact_sizes(base)))
-    fails = failures(table)
-    parts.append(f"<h2>Failures ({counts['failed']} tasks)</h2>")
-    parts.append(_table(fails) if len(fails) else "<p>No fit failed.</p>")
-    parts.append("</body></html>")
-    with atomic_path(out) as tmp, open(tmp, "w") as fh:
-        fh.write("\n".join(parts))
+    parts.append(failures_html)
+    pages = {out: ("manymodels report", "\n".join(parts)),
+             out_selection: ("Selection", selection_html),
+             out_tables: ("Configurations", "".join(f"<h2>{html.escape(m)}</h2>{tables[m]}" for m in tables)),
+             out_failures: ("Failures", failures_html)}
+    for path, (title, body) in pages.items():
+        if path is not None:
+            with atomic_path(path) as tmp, open(tmp, "w") as fh:
+                fh.write(_page(title, body))

@@ -64,7 +64,7 @@ def _chosen(choice: dict | None, summary: pd.DataFrame) -> dict | None:
     return entry
 
 
-def summarise_run(*, scores: str, summary: str, selection: str, report: str, experiment: str, config_file: str,
+def summarise_run(*, scores: str, summary: str, selection: str, report_file: str, experiment: str, config_file: str,
                   run_marker: str | None, out: str) -> dict:
     """Write ``run.json`` and return ``{"log": text, "error": message or None}``.
 
@@ -82,7 +82,7 @@ def summarise_run(*, scores: str, summary: str, selection: str, report: str, exp
         "config_file": config_file,
         "finished": datetime.now(timezone.utc).isoformat(),
         "run_started": started,
-        "report": report,
+        "report": report_file,
         "selection_metric": choices["selection_metric"],
         "families": families,
         "winner": _chosen(choices.get("overall"), summ),

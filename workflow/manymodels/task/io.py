@@ -11,6 +11,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+# The mode a plain open() would give a new file under this process's umask.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds.
@@ -23,6 +29,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes the file private; results are shared like any output
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
