@@ -1,17 +1,34 @@
-"""The shipped large grid (reference 000) is valid, and its too-many-components fits become rows."""
+"""The shipped large grid (reference 000) through --configfile: its DAG, and a subset run for real in
+which the too-many-components fits become rows."""
 
 from __future__ import annotations
+
+import json
 
 import pandas as pd
 import pytest
 import yaml
 
-from workflow_helpers import REPO, make_workflow, snakemake
+from conftest import TINY_CONFIG
+from workflow_helpers import REPO, job_counts, make_workflow, planned_jobs, snakemake
 
 pytestmark = pytest.mark.integration
 
 
-def test_large_grid_subset_runs_and_records_failures(tmp_path):
+@pytest.fixture(scope="module")
+def workflow(tmp_path_factory):
+    root = make_workflow(tmp_path_factory.mktemp("large") / "wf", TINY_CONFIG)
+    (root / "configs").mkdir()
+    (root / "configs/penguins-large.yaml").write_text((REPO / "configs/penguins-large.yaml").read_text())
+    return root
+
+
+def test_the_whole_grid_is_one_fit_and_one_score_job_per_configuration_and_fold(workflow):
+    counts = job_counts(planned_jobs(workflow, "--configfile", "configs/penguins-large.yaml"))
+    assert counts["fit_model"] == counts["score_model"] == 398 * 4 * 6
+
+
+def test_large_grid_subset_runs_and_records_failures(workflow):
     config = yaml.safe_load((REPO / "configs/penguins-large.yaml").read_text())
     assert config["models"]["gmm"]["grid"]["n_components"] == {"from": 2, "to": 399}
     # The whole grid is 9,552 fits (see benchmarks/); a subset keeps its mix of cheap, costly and
@@ -19,9 +36,10 @@ def test_large_grid_subset_runs_and_records_failures(tmp_path):
     # all 342 rows; 343 and 399 fail everywhere.
     config["models"]["gmm"]["grid"]["n_components"] = [2, 3, 280, 343, 399]
     config["models"]["gmm"]["grid"]["covariance_type"] = ["full", "spherical"]
-    root = make_workflow(tmp_path / "wf", config)
-    snakemake(root)
-    scores = pd.read_parquet(root / "results/config/scores.parquet")
+    (workflow / "configs/penguins-large-subset.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    snakemake(workflow, "--configfile", "configs/penguins-large-subset.yaml")
+    results = workflow / "results/penguins-large-subset"
+    scores = pd.read_parquet(results / "scores.parquet")
     assert len(scores) == 5 * 2 * 6
     status = scores.assign(cv=scores["fold"] != "full").groupby(["n_components", "cv"])["status"].agg(set)
     assert status[(2, True)] == {"ok"} and status[(3, False)] == {"ok"}
@@ -29,5 +47,14 @@ def test_large_grid_subset_runs_and_records_failures(tmp_path):
     assert status[(343, True)] == {"failed"} and status[(399, False)] == {"failed"}
     failed = scores[scores["status"] == "failed"]
     assert failed["error"].str.startswith("Expected n_samples >= n_components").all()
-    report = (root / "results/config/report.html").read_text()
+    report = (results / "report.html").read_text()
     assert f"Failures ({len(failed)} tasks)" in report
+    # The chosen configuration, exactly as selection.json gives it, builds the estimator and fits.
+    from manymodels.experiment.estimators import build_estimator
+
+    chosen = json.loads((results / "selection.json").read_text())["models"]["gmm"]["chosen"]
+    assert isinstance(chosen["params"]["n_components"], int)
+    data = pd.read_parquet(results / "data/data.parquet")
+    spec = config["models"]["gmm"]
+    est = build_estimator(spec["estimator"], spec["kwargs"], chosen["params"], config_id=chosen["config_id"])
+    assert est.fit(data[config["data"]["features"]]).n_components == chosen["params"]["n_components"]

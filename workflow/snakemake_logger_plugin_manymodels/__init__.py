@@ -163,6 +163,7 @@ class LogHandler(LogHandlerBase):
         self.stream = sys.stdout if getattr(self.common_settings, "stdout", False) else sys.stderr
         self.live = self.stream.isatty() and os.environ.get("TERM") != "dumb"
         self.state = RunState()
+        self.run_stats: dict | None = None
         self.drawn_lines = 0
         self.last_draw = 0.0
         self.last_report = time.monotonic()
@@ -209,6 +210,9 @@ class LogHandler(LogHandlerBase):
         state = self.state
         if event == LogEvent.RUN_INFO:
             stats = dict(getattr(record, "stats", {}) or {})
+            if stats == self.run_stats:  # a dry run reports its jobs twice
+                return
+            self.run_stats = dict(stats)
             state.total = int(stats.pop("total", sum(stats.values())))
             state.totals = dict(sorted(stats.items(), key=lambda kv: -kv[1]))
             self._print(record.getMessage() if self.jobs else self._jobs_line(stats))

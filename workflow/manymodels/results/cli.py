@@ -12,7 +12,8 @@ from .store import Results, experiment_table
 
 FORMATS = ("table", "csv", "json", "markdown")
 # Shown unless --columns says otherwise: the identity, parameters, metrics and outcome of a task.
-HIDDEN_BY_DEFAULT = {name for name, _ in SCORE_COLUMNS} - {"model", "config_id", "fold", "status", "error", "fit_seconds"}
+HIDDEN_BY_DEFAULT = ({name for name, _ in SCORE_COLUMNS} - {"model", "config_id", "fold", "status", "error", "fit_seconds"}
+                     | {"params"})
 
 
 def build_parser() -> argparse.ArgumentParser:

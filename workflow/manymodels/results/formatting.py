@@ -45,3 +45,13 @@ def format_score(value, sem=None) -> str:
     if sem is not None and not (isinstance(sem, float) and math.isnan(sem)):
         text += f" ± {format_number(sem, digits=2)}"
     return text
+
+
+def format_bytes(size) -> str:
+    """A file size people read at a glance: 812 B, 23.4 kB, 1.2 MB."""
+    size = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"

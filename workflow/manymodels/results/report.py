@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import os
 from datetime import datetime, timezone
 
@@ -10,7 +11,7 @@ import pandas as pd
 
 from ..task.io import atomic_path, read_json
 from .aggregate import failures, family_params, metric_value_column
-from .formatting import format_number, format_params, format_score
+from .formatting import format_bytes, format_number, format_params, format_score, format_value
 
 
 def task_counts(scores: pd.DataFrame, run_started: str | None) -> dict:
@@ -53,17 +54,21 @@ def _top_configurations(summary: pd.DataFrame, model: str, metrics: dict, metric
         if spec["on"] == "test":
             columns.append(f"{name}_sem")
     top = summary.sort_values(key, ascending=not metrics[metric]["greater_is_better"], na_position="last")
-    return f"<h3>Top {n} configurations by {html.escape(key)}</h3>" + _table(top[columns].head(n))
+    top = top[columns].head(n)
+    for name in family_params(summary, model):  # as the config wrote them (3, not 3.000; null)
+        top[name] = [format_value(json.loads(p).get(name)) for p in summary.loc[top.index, "params"]]
+    return f"<h3>Top {n} configurations by {html.escape(key)}</h3>" + _table(top)
 
 
 def _artifact_sizes(results_dir: str) -> pd.DataFrame:
-    """Bytes of fitted models, score files and kept models per model family, in MB."""
+    """Bytes of fitted models, score files and kept models per model family."""
     from .store import Results
 
     sizes = Results(results_dir).artifact_bytes()
     table = sizes.pivot_table(index="model", columns="artifacts", values="bytes", aggfunc="sum", fill_value=0)
     table["total"] = table.sum(axis=1)
-    return (table / 1e6).round(3).add_suffix(" (MB)").reset_index()
+    table.columns.name = None
+    return table.map(format_bytes).reset_index()
 
 
 def _image(plot: str, base: str) -> str:

@@ -38,8 +38,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
 
 
 def write_json(value: Any, path: str | os.PathLike) -> None:
+    """Write ``value`` atomically; keys keep their order (a configuration's parameters as in the config)."""
     with atomic_path(path) as tmp, open(tmp, "w") as fh:
-        json.dump(value, fh, indent=1, sort_keys=True, default=str)
+        json.dump(value, fh, indent=1, default=str)
         fh.write("\n")
 
 
