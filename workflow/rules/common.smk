@@ -27,9 +27,7 @@ validate(config, "../schemas/config.schema.yaml")  # valid: this only fills in t
 if workflow.is_main_process:
     register_run(EXPERIMENT)
     if removed := remove_stale_locks():
-        logger.warning(
-            f"Removed the locks of an earlier run of {', '.join(removed)} that was killed " "(no live run works on it)."
-        )
+        logger.warning(f"Removed the locks of an earlier run of {', '.join(removed)} that was killed (no live run works on it).")
 
 # Tasks run in a pool of warm worker processes, one per core, owned by the Snakemake process
 # (profiles/default sets --force-use-threads, so `run:` jobs are threads that hand their task
