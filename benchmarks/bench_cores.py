@@ -66,7 +66,7 @@ splits = list(StratifiedKFold({n_splits}, shuffle=True, random_state=0).split(X,
 splits.append((list(range(len(y))), []))
 
 def task(seed, train, test):
-    est = SleepClassifier(fit_seconds={fit_seconds}, seed=seed).fit(X.iloc[train], y.iloc[train])
+    est = SleepClassifier(sleep_seconds={fit_seconds}, replicate=seed).fit(X.iloc[train], y.iloc[train])
     return accuracy_score(y.iloc[test], est.predict(X.iloc[test])) if len(test) else None
 
 with Parallel(n_jobs={cores}) as parallel:
@@ -82,8 +82,8 @@ def write_config(path: Path, name: str, fit_seconds: float, configs: int) -> Pat
         "name": name,
         "data": {"source": "sklearn:iris", "label": "target"},
         "cv": {"splitter": "StratifiedKFold", "n_splits": N_SPLITS, "shuffle": True, "random_state": 0},
-        "models": {"sleep": {"estimator": "simulated.SleepClassifier", "kwargs": {"fit_seconds": fit_seconds},
-                             "grid": {"seed": {"from": 0, "to": configs - 1}}}},
+        "models": {"sleep": {"estimator": "simulated.SleepClassifier", "kwargs": {"sleep_seconds": fit_seconds},
+                             "grid": {"replicate": {"from": 0, "to": configs - 1}}}},
         "metrics": {"accuracy": "accuracy"},
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -104,13 +104,13 @@ def utilisation(times, cores: int) -> dict:
             "tasks_per_s": len(times) / (last - first), "first_fit": first, "last_fit": last}
 
 
-def run_workflow(workdir: Path, config: Path, cores: int, fit_seconds: float) -> dict:
+def run_workflow(workdir: Path, config: Path, cores: int, fit_seconds: float, extra: list[str]) -> dict:
     times = workdir / "fit-times"
     times.mkdir(parents=True)
     env = {**os.environ, "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "MANYMODELS_FIT_TIMES": str(times), "MANYMODELS_NO_SHORTCUT": "1"}
     base = ["-s", str(REPO / "Snakefile"), "--configfile", str(config), "--cores", str(cores),
-            "--local-cores", str(cores)]
+            "--local-cores", str(cores), *extra]
     start = time.time()
     dry = subprocess.run([sys.executable, "-m", "snakemake", *base, "-n"], cwd=workdir, env=env, capture_output=True,
                          text=True)
@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit-seconds", type=float, nargs="+", default=[0.03, 0.1, 0.3])
     parser.add_argument("--configs", type=int, default=200, help="configurations (x 6 folds = fits; default 200)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--snakemake-args", default="", help="more options for snakemake, e.g. '--persistence-backend db'")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="manymodels-cores-"))
     rows = []
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         for fit_seconds in args.fit_seconds:
             name = f"cores-{fit_seconds:g}".replace(".", "_")
             config = write_config(tmp / f"{name}.yaml", name, fit_seconds, args.configs)
-            flow = run_workflow(tmp / name, config, args.cores, fit_seconds)
+            flow = run_workflow(tmp / name, config, args.cores, fit_seconds, args.snakemake_args.split())
             base = run_baseline(tmp / name, args.cores, fit_seconds, args.configs)
             rows.append((fit_seconds, flow, base))
             print(f"fit {fit_seconds:g} s: workflow {flow['wall']:.1f} s (fit phase {flow['fit_phase']:.1f} s, "

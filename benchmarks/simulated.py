@@ -15,16 +15,16 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 
 class SleepClassifier(ClassifierMixin, BaseEstimator):
-    """Predicts the most frequent class; ``fit`` takes ``fit_seconds`` (``seed`` only makes
+    """Predicts the most frequent class; ``fit`` takes ``sleep_seconds`` (``replicate`` only makes
     configurations differ)."""
 
-    def __init__(self, fit_seconds: float = 0.1, seed: int = 0):
-        self.fit_seconds = fit_seconds
-        self.seed = seed
+    def __init__(self, sleep_seconds: float = 0.1, replicate: int = 0):
+        self.sleep_seconds = sleep_seconds
+        self.replicate = replicate
 
     def fit(self, X, y):
         start = time.time()
-        time.sleep(self.fit_seconds)
+        time.sleep(self.sleep_seconds)
         values, counts = np.unique(np.asarray(y), return_counts=True)
         self.classes_ = values
         self.majority_ = values[np.argmax(counts)]

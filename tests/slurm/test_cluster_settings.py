@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from manymodels.engine import cluster
+from manymodels.engine import cluster, internals
 
 
 def test_the_slurm_plugin_passes_group_settings_to_its_jobs():
@@ -16,7 +16,7 @@ def test_the_slurm_plugin_passes_group_settings_to_its_jobs():
 
     before = slurm.common_settings.pass_group_args
     try:
-        assert cluster.pass_group_settings_to_slurm_jobs()
+        assert internals.pass_group_settings_to_slurm_jobs()
         assert slurm.common_settings.pass_group_args is True
     finally:
         slurm.common_settings.pass_group_args = before
@@ -27,7 +27,7 @@ def test_node_side_snakemake_runs_run_jobs_in_threads(monkeypatch):
 
     monkeypatch.setattr(local.Executor, "__post_init__", local.Executor.__post_init__)
     original = local.Executor.__post_init__
-    assert cluster.run_jobs_in_threads() and cluster.run_jobs_in_threads()  # idempotent
+    assert internals.run_jobs_in_threads() and internals.run_jobs_in_threads()  # idempotent
 
     class Settings:
         use_threads, keep_incomplete = False, False

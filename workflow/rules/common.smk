@@ -9,6 +9,7 @@ from snakemake.utils import validate
 from snakemake_logger_plugin_manymodels import note_fit_failure
 
 from manymodels.engine.cluster import adapt_cluster_execution
+from manymodels.engine.internals import cache_function_signatures
 from manymodels.engine.console import show_run_summary, stop_on_bad_input
 from manymodels.engine.locks import register_run, remove_stale_locks, run_marker
 from manymodels.engine.pool import run_task, submit
@@ -20,6 +21,8 @@ from manymodels.experiment.schema import check_schema
 from manymodels.experiment.tasks import estimator_definition
 from manymodels.results.aggregate import shard_tasks
 
+cache_function_signatures()  # Snakemake inspected every function again for every job
+
 with stop_on_bad_input():
     check_schema(config, config_file=CONFIG_FILE)
 validate(config, "../schemas/config.schema.yaml")  # valid: this only fills in the defaults
@@ -27,7 +30,9 @@ validate(config, "../schemas/config.schema.yaml")  # valid: this only fills in t
 if workflow.is_main_process:
     register_run(EXPERIMENT)
     if removed := remove_stale_locks():
-        logger.warning(f"Removed the locks of an earlier run of {', '.join(removed)} that was killed (no live run works on it).")
+        logger.warning(
+            f"Removed the locks of an earlier run of {', '.join(removed)} that was killed (no live run works on it)."
+        )
 
 # Tasks run in a pool of warm worker processes, one per core, owned by the Snakemake process
 # (profiles/default sets --force-use-threads, so `run:` jobs are threads that hand their task
@@ -40,7 +45,9 @@ try:
     _cores = workflow.cores
 except WorkflowError:  # e.g. a dry run without --cores
     _cores = 1
-_local_cores = min(_cores, workflow.resource_settings.local_cores or _cores) if workflow.local_exec else 1
+# A dry run runs no task but the config check: one worker, not one per core.
+_local_cores = min(_cores, workflow.resource_settings.local_cores or _cores)
+_local_cores = _local_cores if workflow.local_exec and not workflow.output_settings.dryrun else 1
 POOL = {"n_workers": _local_cores, "in_process": not workflow.is_main_process}
 
 # Warm every worker while one of them checks the config against the estimators and the data.
@@ -72,6 +79,25 @@ GENERATED_STREAM = (
 STREAM_DATA = "<results>/data/stream.parquet" if GENERATED_STREAM else CHECKED["source_file"]
 TASK_FOLDS = ["stream"] if STREAMING else FOLDS + ["full"]
 CODE = {stage: code_hash(stage) for stage in STAGE_MODULES}
+
+# On a cluster, each (fit, score) pair of one (configuration, fold) is a component of group
+# fit_score (--group-components, in profiles/default, bundles them into submissions), and fits and
+# scores ask for memory and time that grow with each retry. Local runs have neither: Snakemake
+# would evaluate the resource functions of every job and form groups it then ignores (a fifth of
+# a large grid's DAG).
+CLUSTER_GROUP = None if workflow.local_exec else "fit_score"
+CLUSTER_RESOURCES = {"fit_model": {}, "score_model": {}}
+if not workflow.local_exec:
+    CLUSTER_RESOURCES = {
+        "fit_model": {
+            "mem_mb": lambda wildcards, attempt: 1000 * attempt,
+            "runtime": lambda wildcards, attempt: 10 * attempt,
+        },
+        "score_model": {
+            "mem_mb": lambda wildcards, attempt: 1000 * attempt,
+            "runtime": lambda wildcards, attempt: 5 * attempt,
+        },
+    }
 DATA = {"features": CHECKED["features"], "label": config["data"]["label"]}
 
 
@@ -121,14 +147,20 @@ def split_inputs(wildcards):
     return split_inputs_for(wildcards.fold)
 
 
+def refit_inputs(wildcards):
+    return split_inputs_for(wildcards.refit)
+
+
 def fit_params(wildcards):
+    """What a fit job hands its task (the configuration) and what else it depends on besides its
+    inputs (the package code it runs, the estimator's version): one function, as Snakemake calls
+    each params function of each job."""
     task = task_of(wildcards)
-    return {key: task[key] for key in ("estimator", "kwargs", "fit_kwargs", "params")}
-
-
-def fit_provenance(wildcards):
-    """What a fit depends on besides its inputs: the package code it runs, the estimator's version."""
-    return {"code": CODE["fit"], "version": VERSIONS[wildcards.model]}
+    return {
+        "task": {key: task[key] for key in ("estimator", "kwargs", "fit_kwargs", "params")},
+        "streaming": {"streaming": STREAMING} if wildcards.get("fold") == "stream" else {},
+        "provenance": {"code": CODE["fit"], "version": VERSIONS[wildcards.model]},
+    }
 
 
 def fit_function(fold):

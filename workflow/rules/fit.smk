@@ -10,25 +10,23 @@ rule fit_model:
         meta="<results>/fits/{model}/{config_id}/fold-{fold}.json",
     log:
         "<logs>/fit/{model}/{config_id}/fold-{fold}.log",
+    group:
+        CLUSTER_GROUP
     threads: 1
     resources:
-        # Cluster requests (profiles/slurm); a retry after running out of memory or time asks for more.
-        mem_mb=lambda wildcards, attempt: 1000 * attempt,
-        runtime=lambda wildcards, attempt: 10 * attempt,
+        **CLUSTER_RESOURCES["fit_model"],
     params:
-        task=fit_params,
+        fit=fit_params,
         data=DATA,
-        provenance=fit_provenance,
-        streaming=lambda w: {"streaming": STREAMING} if w.fold == "stream" else {},
     run:
-        fit_job(fit_function(wildcards.fold), wildcards, input, output, params, log)
+        fit_job(fit_function(wildcards.fold), wildcards.fold, wildcards, input, output, params, log)
 
 
 rule refit_chosen:
     """A chosen configuration refitted and kept under results/models/: on every row but the
     held-out set ('full', keep_models: best) or on every row ('all', the overall winner)."""
     input:
-        unpack(lambda w: split_inputs_for(w.refit)),
+        unpack(refit_inputs),
     output:
         model="<results>/models/{model}/{config_id}/fold-{refit}.joblib",
         meta="<results>/models/{model}/{config_id}/fold-{refit}.json",
@@ -36,21 +34,7 @@ rule refit_chosen:
         "<logs>/refit_chosen/{model}/{config_id}/fold-{refit}.log",
     threads: 1
     params:
-        task=fit_params,
+        fit=fit_params,
         data=DATA,
-        provenance=fit_provenance,
     run:
-        run_task(
-            "manymodels.task.fit:fit_task",
-            **POOL,
-            model=wildcards.model,
-            config_id=wildcards.config_id,
-            fold=wildcards.refit,
-            **params.task,
-            **params.data,
-            data=input.data,
-            folds=input.get("folds"),
-            out_model=output.model,
-            out_meta=output.meta,
-            log=log[0],
-        )
+        fit_job("manymodels.task.fit:fit_task", wildcards.refit, wildcards, input, output, params, log)

@@ -1,17 +1,17 @@
 # What the jobs with many arguments hand to the pool of warm workers (rule bodies stay one line).
 
 
-def fit_job(function, wildcards, input, output, params, log):
+def fit_job(function, fold, wildcards, input, output, params, log):
     """Fit one (configuration, fold); a fit that raised is a row with its error, which the console counts."""
     outcome = run_task(
         function,
         **POOL,
         model=wildcards.model,
         config_id=wildcards.config_id,
-        fold=wildcards.fold,
-        **params.task,
+        fold=fold,
+        **params.fit["task"],
         **params.data,
-        **params.streaming,
+        **params.fit["streaming"],
         data=input.data,
         folds=input.get("folds"),
         out_model=output.model,

@@ -11,10 +11,11 @@ rule score_model:
         "<results>/scores/{model}/{config_id}/fold-{fold}.parquet",
     log:
         "<logs>/score/{model}/{config_id}/fold-{fold}.log",
+    group:
+        CLUSTER_GROUP
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: 1000 * attempt,
-        runtime=lambda wildcards, attempt: 5 * attempt,
+        **CLUSTER_RESOURCES["score_model"],
     params:
         metrics=METRICS,
         data=DATA,

@@ -1,0 +1,187 @@
+"""Every workaround of Snakemake's (and its Slurm plugin's) internals, in one place.
+
+Each one names what it changes, the upstream behaviour or issue it works around and the measured
+cost it removes; each checks that what it changes is still there and stands down (changing
+nothing) when it is not, so a Snakemake upgrade can make the workflow slower but never wrong.
+``tests/test_internals.py`` fails when the pinned versions move away from ``WRITTEN_FOR`` or when
+a target of these workarounds disappears, so they are looked at again on every upgrade.
+"""
+
+from __future__ import annotations
+
+import random
+import weakref
+from collections.abc import Callable, Sequence
+from importlib import metadata
+
+# The versions these workarounds were written and measured against (requirements.txt pins them).
+WRITTEN_FOR = {"snakemake": "9.27.1", "snakemake-executor-plugin-slurm": "2.8.0",
+               "snakemake-executor-plugin-slurm-jobstep": "0.6.1"}
+
+
+def installed(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def written_for_this_version(distribution: str) -> bool:
+    """Whether the installed major.minor of ``distribution`` is the one the workarounds target."""
+    version = installed(distribution)
+    return version is not None and version.split(".")[:2] == WRITTEN_FOR[distribution].split(".")[:2]
+
+
+# --- 1. Functions' signatures, read once ----------------------------------------------------------
+# Snakemake calls inspect.signature() (snakemake.common.get_function_params) on every input, params
+# and resources function, and on Resource.evaluate itself, for every job it creates or runs: 12% of
+# the large grid's dry run (19,000 jobs), 5% of a run's main process. A function's signature does
+# not change, so it is read once per function here.
+
+def cache_function_signatures() -> bool:
+    """Make Snakemake's get_function_params remember each function's parameters; return whether
+    Snakemake's function was found (in every module that imported it)."""
+    try:
+        import snakemake.common as common
+        import snakemake.jobs as jobs
+        import snakemake.rules as rules
+    except ImportError:
+        return False
+    original = getattr(common, "get_function_params", None)
+    if original is None or getattr(rules, "get_function_params", None) is not original:
+        return getattr(original, "_manymodels_cached", False)
+    cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def get_function_params(func):
+        underlying = getattr(func, "__func__", func)
+        bound = underlying is not func  # a bound method's parameters lack `self`
+        try:
+            per_function = cache.setdefault(underlying, {})
+        except TypeError:  # not weakly referable (a builtin, a callable object)
+            return original(func)
+        if bound not in per_function:
+            per_function[bound] = original(func)
+        return per_function[bound]
+
+    get_function_params._manymodels_cached = True
+    for module in (common, jobs, rules):
+        if getattr(module, "get_function_params", None) is original:
+            module.get_function_params = get_function_params
+    return True
+
+
+# --- 2. Scheduling passes that do not walk every job ----------------------------------------------
+# On every pass (one per finished job), Snakemake 9 lists every job that still has to run
+# (JobScheduler.remaining_jobs) and copies and resets every ready job (JobScheduler.open_jobs)
+# before drawing --scheduler-subsample of them. On the large grid 9,500 fit jobs are ready at once,
+# so both walks made scheduling quadratic in the size of the DAG (minutes).
+
+class LazyJobList(Sequence):
+    """A list computed on first use: Snakemake's list of remaining jobs, which the greedy
+    scheduler is handed on every pass but never reads."""
+
+    def __init__(self, compute: Callable[[], list]):
+        self._compute = compute
+        self._jobs: list | None = None
+
+    @property
+    def jobs(self) -> list:
+        if self._jobs is None:
+            self._jobs = list(self._compute())
+        return self._jobs
+
+    def __getitem__(self, index):
+        return self.jobs[index]
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+
+def lighten_scheduling(scheduler) -> bool:
+    """Compute ``remaining_jobs`` only when read (the ILP scheduler and the end-of-run check for
+    stuck jobs read it, and get the full list), and with a subsample set, draw it before copying
+    the ready jobs. A dry run still lists every ready job. Returns whether the scheduler changed."""
+    cls = type(scheduler)
+    remaining, open_jobs = getattr(cls, "remaining_jobs", None), getattr(cls, "open_jobs", None)
+    if not (isinstance(remaining, property) and isinstance(open_jobs, property)) or getattr(cls, "_lightened", False):
+        return False
+
+    def drawn_open_jobs(self):
+        ready = self.workflow.dag.ready_jobs
+        if self.subsample and not self.dryrun and len(ready) > self.subsample:
+            return random.sample(tuple(ready), k=self.subsample)
+        return open_jobs.fget(self)
+
+    scheduler.__class__ = type(cls.__name__, (cls,), {
+        "remaining_jobs": property(lambda self: LazyJobList(lambda: remaining.fget(self))),
+        "open_jobs": property(drawn_open_jobs),
+        "_lightened": True,
+        "__module__": cls.__module__,
+    })
+    return True
+
+
+def disable_job_rate_limit(scheduler) -> bool:
+    """Turn off Snakemake's job-rate limiter; return whether there was one to turn off.
+
+    For every pass of its scheduling loop, the limiter arms a timer that runs another pass a
+    timespan later, so passes multiply with the jobs already done; on thousands of short local jobs
+    that costs more than the jobs themselves. It exists to keep cluster queues from being flooded,
+    so only local runs turn it off.
+    """
+    if getattr(scheduler, "job_rate_limiter", None) is None:
+        return False
+    scheduler.job_rate_limiter = None
+    return True
+
+
+# --- 3. Slurm group jobs in one warm process on their node ----------------------------------------
+# profiles/default groups each (fit, score) pair and bundles many pairs into one Slurm submission
+# (`group:` + `--group-components`). With Snakemake 9.27 and snakemake-executor-plugin-slurm 2.8
+# (jobstep 0.6), the node then does not run the bundle as one process:
+# (a) the Snakemake process that sbatch starts is not told the group components, so it splits the
+#     bundle into its (fit, score) pairs again and runs them one after the other (`--jobs 1`), each
+#     through `srun` as a new Snakemake process (upstream: snakemake-executor-plugin-slurm#469);
+# (b) that process gets no `--force-use-threads` (Snakemake passes it to single jobs only), so each
+#     `run:` job starts yet another Snakemake process, which parses the Snakefile and imports
+#     scikit-learn again: about 4 s per task here, for fits that take 0.02-0.3 s.
+
+def pass_group_settings_to_slurm_jobs() -> bool:
+    """(a) Make the slurm plugin pass --groups/--group-components to the jobs it submits, so the job
+    on the node forms the same group and runs it in one `srun` step. Called in the main process;
+    returns whether the plugin's setting was found."""
+    try:
+        import snakemake_executor_plugin_slurm as slurm
+    except ImportError:  # not installed: no Slurm runs
+        return False
+    settings = getattr(slurm, "common_settings", None)
+    if settings is None or not hasattr(settings, "pass_group_args"):
+        return False
+    settings.pass_group_args = True
+    return True
+
+
+def run_jobs_in_threads() -> bool:
+    """(b) Run `run:` jobs as threads of this Snakemake process, as --force-use-threads does.
+
+    Called in a node-side process only, before Snakemake creates its local executor: a group job's
+    tasks then run in this process, which imported everything once. Returns whether the local
+    executor was found."""
+    try:
+        from snakemake.executors import local
+    except ImportError:
+        return False
+    executor = getattr(local, "Executor", None)
+    post_init = getattr(executor, "__post_init__", None)
+    if post_init is None:
+        return False
+    if getattr(post_init, "_manymodels_threads", False):
+        return True
+
+    def __post_init__(self, *args, **kwargs):
+        post_init(self, *args, **kwargs)
+        self.use_threads = True
+
+    __post_init__._manymodels_threads = True
+    executor.__post_init__ = __post_init__
+    return True
