@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
+from conftest import TINY_CONFIG
 from manymodels.experiment.data import TEST, TRAIN
 from manymodels.experiment.tasks import estimator_definition
 from workflow_helpers import REPO, job_counts, make_workflow, planned_jobs, snakemake, write_config
@@ -65,8 +67,30 @@ def test_raising_n_iter_runs_only_the_new_draws(tmp_path):
     jobs = planned_jobs(root)
     fitted = {w["config_id"] for rule, w in jobs if rule == "fit_model"}
     assert len(fitted) == 2 and not fitted & before
-    assert job_counts(jobs)["fit_model"] == 2 * 5  # 4 folds + full, for each new draw
-    assert job_counts(jobs)["score_model"] == 2 * 5
+    assert job_counts(jobs)["fit_model"] == 2 * 4  # 4 folds for each new draw (no in-sample metric: no full fit)
+    assert job_counts(jobs)["score_model"] == 2 * 4
+
+
+def test_refit_chosen_fits_only_the_winners_on_all_rows_and_refit_all_adds_only_the_full_fits(tmp_path):
+    """As GridSearchCV does, only each family's chosen configuration is refitted on every training
+    row; switching to refit: all then adds exactly the full fits of every configuration."""
+    grid = {"clf__C": [0.1, 1.0, 10.0]}
+    config = {**iris_config({"logreg": {**LOGREG, "grid": grid}}), "holdout": {"size": 0.2}}
+    root = make_workflow(tmp_path / "wf", config)
+    snakemake(root)
+    scores = pd.read_parquet(root / "results/config/scores.parquet")
+    assert set(scores["fold"]) == {"0", "1", "2", "3"} and len(scores) == 3 * 4
+    selection = json.loads((root / "results/config/selection.json").read_text())
+    chosen = selection["models"]["logreg"]["chosen"]
+    assert chosen["model_file"] == f"models/logreg/{chosen['config_id']}/fold-full.joblib"
+    assert (root / "results/config" / chosen["model_file"]).is_file()
+    run = json.loads((root / "results/config/run.json").read_text())
+    assert set(run["winner"]["test"]) == {"accuracy", "log_loss"}  # the refit, scored on the held-out set
+    config["refit"] = "all"
+    write_config(root, config)
+    jobs = planned_jobs(root)
+    assert {w["fold"] for rule, w in jobs if rule in ("fit_model", "score_model")} == {"full"}
+    assert job_counts(jobs)["fit_model"] == 3 and job_counts(jobs)["score_model"] == 3
 
 
 def test_unknown_family_parameter_stops_before_any_job(tmp_path):
@@ -81,21 +105,24 @@ def test_unknown_family_parameter_stops_before_any_job(tmp_path):
 
 @pytest.mark.parametrize("name", ["tournament-classification", "tournament-regression"])
 def test_shipped_tournament_configs_run_end_to_end(tmp_path, name):
+    root = make_workflow(tmp_path / "wf", TINY_CONFIG)  # config.yaml; the run names its own file
+    (root / "configs").mkdir()
+    shutil.copy(REPO / f"configs/{name}.yaml", root / "configs")
+    snakemake(root, "--configfile", f"configs/{name}.yaml")
     config = yaml.safe_load((REPO / f"configs/{name}.yaml").read_text())
-    root = make_workflow(tmp_path / "wf", config)
-    snakemake(root)
-    selection = json.loads((root / "results/config/selection.json").read_text())
+    results = root / "results" / name
+    selection = json.loads((results / "selection.json").read_text())
     overall = selection["overall"]
     assert set(selection["models"]) == set(config["models"]) and overall["model"] in config["models"]
-    assert overall["test"]  # scored on the held-out set
-    final = root / f"results/config/models/{overall['model']}/{overall['config_id']}/fold-all.joblib"
+    assert json.loads((results / "run.json").read_text())["winner"]["test"]  # scored on the held-out set
+    final = results / f"models/{overall['model']}/{overall['config_id']}/fold-all.joblib"
     assert final.is_file()
-    held_out = pd.read_parquet(root / "results/config/data/holdout.parquet")["holdout"]
-    folds = pd.read_parquet(root / "results/config/data/folds.parquet")
+    held_out = pd.read_parquet(results / "data/holdout.parquet")["holdout"]
+    folds = pd.read_parquet(results / "data/folds.parquet")
     assert (folds[held_out] == 0).all().all()  # no CV fold sees the held-out rows
-    report = (root / "results/config/report.html").read_text()
+    report = (results / "report.html").read_text()
     assert "Ranking of the model families" in report and "test_predictions.png" in report and "cv_scores.png" in report
-    scores = pd.read_parquet(root / "results/config/scores.parquet")
+    scores = pd.read_parquet(results / "scores.parquet")
     assert (scores["status"] == "ok").all()
     if name == "tournament-classification":
         svc = scores[scores["model"] == "svc"]

@@ -54,13 +54,14 @@ SELECTION = {
     "metrics": METRICS,
     "selection_metric": selection_metric(config),
     "simplest": config["selection"]["simplest"],
-    "final_fold": "stream" if STREAMING else "full",
+    "final_model": lambda wildcards: FINAL_MODEL,  # a function: Snakemake leaves its braces alone
     "code": CODE["aggregate"],
 }
 
 
-# Selection is a checkpoint only when models are refitted after it (keep_models: best, or a
-# held-out set): a checkpoint makes Snakemake evaluate the whole DAG again, seconds on a large grid.
+# Selection is a checkpoint only when models are refitted after it (refit: chosen, keep_models:
+# best, or a held-out set): a checkpoint makes Snakemake evaluate the whole DAG again, seconds on a
+# large grid.
 if REFITS_AFTER_SELECTION:
 
     checkpoint select_configurations:

@@ -77,7 +77,18 @@ GENERATED_STREAM = (
     isinstance(config["data"]["source"], dict) and config["data"]["source"]["generator"] == "logistic_interactions"
 )
 STREAM_DATA = "<results>/data/stream.parquet" if GENERATED_STREAM else CHECKED["source_file"]
-TASK_FOLDS = ["stream"] if STREAMING else FOLDS + ["full"]
+# Fold 'full' (every training row) for every configuration only when something uses it: an
+# in-sample metric, or refit: all (the held-out score of every configuration). Otherwise each
+# family's chosen configuration alone is refitted after selection, as GridSearchCV refits its best.
+# (A streaming fit learns from every row: its fold 'stream' is already the final fit.)
+FULL_FOR_ALL = bool(STREAMING) or config["refit"] == "all" or any(spec["on"] == "train" for spec in METRICS.values())
+TASK_FOLDS = ["stream"] if STREAMING else FOLDS + (["full"] if FULL_FOR_ALL else [])
+# Where each family's chosen configuration fitted on every training row is (selection.json names it).
+FINAL_MODEL = (
+    "fits/{model}/{config_id}/fold-stream.joblib"
+    if STREAMING
+    else "fits/{model}/{config_id}/fold-full.joblib" if FULL_FOR_ALL else "models/{model}/{config_id}/fold-full.joblib"
+)
 CODE = {stage: code_hash(stage) for stage in STAGE_MODULES}
 
 # On a cluster, each (fit, score) pair of one (configuration, fold) is a component of group
@@ -199,16 +210,16 @@ def storage_policy(path):
 
 
 def kept_model_files(choices):
-    """Models refitted after selection (``choices``: results/selection.json): with a held-out set,
-    the overall winner on every row (fold 'all'); with keep_models: best, each family's chosen
-    configuration (fold 'full')."""
+    """What is fitted after selection (``choices``: results/selection.json): each family's chosen
+    configuration on every training row (fold 'full') when no earlier fit did that for every
+    configuration, or with keep_models: best, and its score on the held-out set; with a held-out
+    set, the overall winner on every row (fold 'all')."""
     files = []
-    if config["keep_models"] == "best":
-        files += [
-            f"<results>/models/{c['chosen']['model']}/{c['chosen']['config_id']}/fold-full.joblib"
-            for c in choices["models"].values()
-            if c["chosen"]
-        ]
+    chosen = [c["chosen"] for c in choices["models"].values() if c["chosen"]]
+    if config["keep_models"] == "best" or not FULL_FOR_ALL:
+        files += [f"<results>/models/{c['model']}/{c['config_id']}/fold-full.joblib" for c in chosen]
+    if config["holdout"] and not FULL_FOR_ALL:
+        files += [f"<results>/models/{c['model']}/{c['config_id']}/fold-full.parquet" for c in chosen]
     if config["holdout"] and choices["overall"]:
         files.append(
             f"<results>/models/{choices['overall']['model']}/{choices['overall']['config_id']}/fold-all.joblib"
@@ -217,12 +228,34 @@ def kept_model_files(choices):
 
 
 # Models refitted once configurations are chosen (see kept_model_files).
-REFITS_AFTER_SELECTION = config["keep_models"] == "best" or bool(config["holdout"])
+REFITS_AFTER_SELECTION = config["keep_models"] == "best" or bool(config["holdout"]) or not FULL_FOR_ALL
+
+
+def chosen_choices():
+    """results/selection.json, once the selection checkpoint has run."""
+    with checkpoints.select_configurations.get().output[0].open() as fh:
+        return json.load(fh)
+
+
+def refit_scores(wildcards):
+    """The held-out scores of the chosen configurations refitted after selection (none when every
+    configuration was fitted on all rows: their scores are in the tables)."""
+    if FULL_FOR_ALL or not config["holdout"]:
+        return []
+    return [path for path in kept_model_files(chosen_choices()) if path.endswith(".parquet")]
+
+
+def winner_full_model(wildcards):
+    """The overall winner fitted on every training row, and its metadata (for the test-set plot)."""
+    winner = chosen_choices()["overall"]
+    if not winner:
+        return {}
+    path = f"<results>/{FINAL_MODEL.format(model=winner['model'], config_id=winner['config_id'])}"
+    return {"model": path, "meta": path.removesuffix(".joblib") + ".json"}
 
 
 def kept_models(wildcards):
-    """The kept refits, known once the selection checkpoint has run."""
+    """The refits after selection, known once the selection checkpoint has run."""
     if not REFITS_AFTER_SELECTION:
         return []
-    with checkpoints.select_configurations.get().output[0].open() as fh:
-        return kept_model_files(json.load(fh))
+    return kept_model_files(chosen_choices())

@@ -22,12 +22,42 @@ def fit_job(function, fold, wildcards, input, output, params, log):
         note_fit_failure()
 
 
+def score_job(input, output, params, log):
+    run_task(
+        "manymodels.task.score:score_task",
+        **POOL,
+        metrics=params.metrics,
+        **params.data,
+        data=input.data,
+        folds=input.get("folds"),
+        fit_model=input.model,
+        fit_meta=input.meta,
+        out_scores=output[0],
+        log=log[0],
+    )
+
+
 def select_job(input, output, params, log):
     run_task(
         "manymodels.results.selection:select_configurations",
         **POOL,
         summary=input[0],
         **{key: value for key, value in params.items() if key != "code"},
+        out=output[0],
+        log=log[0],
+    )
+
+
+def test_plot_job(input, output, params, log):
+    run_task(
+        "manymodels.results.plots:plot_test_predictions",
+        **POOL,
+        selection=input.selection,
+        model_file=input.get("model"),
+        model_meta=input.get("meta"),
+        data=input.data,
+        holdout=input.holdout,
+        **params.data,
         out=output[0],
         log=log[0],
     )
@@ -42,6 +72,7 @@ def report_job(input, output, params, log):
         selection=input.selection,
         data_summary=input.data_summary,
         plots=list(input.plots),
+        refit_scores=list(input.refit_scores),
         metrics=params.metrics,
         run_marker=str(run_marker(EXPERIMENT)),
         out=output.report,
@@ -61,6 +92,7 @@ def summary_job(input, output, params, log):
         summary=input.summary,
         selection=input.selection,
         report_file=input.report_file,
+        refit_scores=list(input.refit_scores),
         experiment=params.experiment,
         config_file=params.config_file,
         run_marker=str(run_marker(EXPERIMENT)),

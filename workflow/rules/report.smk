@@ -57,7 +57,7 @@ rule plot_cv_scores:
 
 rule plot_test_predictions:
     input:
-        scores="<results>/scores.parquet",
+        unpack(winner_full_model),
         selection="<results>/selection.json",
         data="<results>/data/data.parquet",
         holdout="<results>/data/holdout.parquet",
@@ -73,17 +73,7 @@ rule plot_test_predictions:
         data=DATA,
         code=CODE["plot"],
     run:
-        run_task(
-            "manymodels.results.plots:plot_test_predictions",
-            **POOL,
-            results=os.path.dirname(input.selection),
-            selection=input.selection,
-            data=input.data,
-            holdout=input.holdout,
-            **params.data,
-            out=output[0],
-            log=log[0],
-        )
+        test_plot_job(input, output, params, log)
 
 
 rule write_report:
@@ -93,6 +83,7 @@ rule write_report:
         selection="<results>/selection.json",
         data_summary="<results>/data/summary.json",
         plots=plot_files,
+        refit_scores=refit_scores,
     output:
         report="<results>/report.html",
         # The same selection text, configuration tables and failures, as pages of snakemake --report.
@@ -116,6 +107,7 @@ rule summarise_run:
         summary="<results>/summary.parquet",
         selection="<results>/selection.json",
         report_file="<results>/report.html",
+        refit_scores=refit_scores,
     output:
         "<results>/run.json",
     log:

@@ -21,15 +21,22 @@ rule score_model:
         data=DATA,
         code=CODE["score"],
     run:
-        run_task(
-            "manymodels.task.score:score_task",
-            **POOL,
-            metrics=params.metrics,
-            **params.data,
-            data=input.data,
-            folds=input.get("folds"),
-            fit_model=input.model,
-            fit_meta=input.meta,
-            out_scores=output[0],
-            log=log[0],
-        )
+        score_job(input, output, params, log)
+
+
+rule score_refit:
+    """A chosen configuration refitted after selection, scored on the held-out set."""
+    input:
+        unpack(lambda w: split_inputs_for("full")),
+        model="<results>/models/{model}/{config_id}/fold-full.joblib",
+        meta="<results>/models/{model}/{config_id}/fold-full.json",
+    output:
+        "<results>/models/{model}/{config_id}/fold-full.parquet",
+    log:
+        "<logs>/score_refit/{model}/{config_id}.log",
+    params:
+        metrics=METRICS,
+        data=DATA,
+        code=CODE["score"],
+    run:
+        score_job(input, output, params, log)

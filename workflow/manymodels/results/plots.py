@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..task.io import atomic_path, read_json
+from ..task.io import atomic_path, load_checked_model, read_json
 from .aggregate import family_params, metric_value_column, param_columns
 from .formatting import format_value
 
@@ -149,12 +149,10 @@ def plot_cv_scores(*, scores: str, metric: str, spec: dict, out: str) -> None:
         fig.savefig(tmp, dpi=110, format="png")
 
 
-def plot_test_predictions(*, results: str, selection: str, data: str, holdout: str, features: list[str],
-                          label: str, out: str) -> str:
-    """The overall winner on the held-out set: a confusion matrix (classes) or predicted vs true (numbers)."""
-
-    from .store import Results
-
+def plot_test_predictions(*, selection: str, model_file: str | None, model_meta: str | None, data: str,
+                          holdout: str, features: list[str], label: str, out: str) -> str:
+    """The overall winner (``model_file``: fitted on every training row) on the held-out set: a
+    confusion matrix (classes) or predicted vs true (numbers)."""
     winner = read_json(selection)["overall"]
     if not winner:
         fig = _figure(6, 5)
@@ -163,9 +161,7 @@ def plot_test_predictions(*, results: str, selection: str, data: str, holdout: s
         with atomic_path(out) as tmp:
             fig.savefig(tmp, dpi=110, format="png")
         return "no winner: every fit failed"
-    store = Results(results)
-    row = store.query(f"model == '{winner['model']}' and config_id == '{winner['config_id']}' and fold == 'full'").iloc[0]
-    model = store.load_model(row)
+    model = load_checked_model(model_file, model_meta)
     frame = pd.read_parquet(data)
     test = pd.read_parquet(holdout)["holdout"].to_numpy()
     y_true, y_pred = frame[label].to_numpy()[test], model.predict(frame.loc[test, features])

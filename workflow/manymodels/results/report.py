@@ -11,7 +11,14 @@ import pandas as pd
 
 from ..task.io import atomic_path, read_json
 from .aggregate import failures, family_params, metric_value_column
-from .formatting import format_bytes, format_number, format_params, format_score, format_value
+from .formatting import (
+    format_bytes,
+    format_number,
+    format_params,
+    format_score,
+    format_value,
+)
+from .selection import with_refit_scores
 
 
 def task_counts(scores: pd.DataFrame, run_started: str | None) -> dict:
@@ -148,13 +155,14 @@ def write_report(
     out_selection: str | None = None,
     out_tables: str | None = None,
     out_failures: str | None = None,
+    refit_scores: list[str] = (),
 ) -> None:
     """Write a self-contained HTML report beside the results (plots linked by relative path), and
     its selection text, configuration tables and failures as pages of their own (``out_*``, shown
     by ``snakemake --report``)."""
     table = pd.read_parquet(scores)
     summ = pd.read_parquet(summary)
-    choices = read_json(selection)
+    choices = with_refit_scores(read_json(selection), list(refit_scores))
     data = read_json(data_summary)
     started = read_json(run_marker)["started"] if run_marker and os.path.exists(run_marker) else None
     counts = task_counts(table, started)

@@ -16,13 +16,11 @@ import pandas as pd
 
 from ..experiment.layout import RESULTS_ROOT, experiments
 from ..experiment.suggest import with_hint
-from ..task.io import read_json, sha256_file
+from ..task.io import IntegrityError, read_json, sha256_file
+
+__all__ = ["IntegrityError", "Results", "experiment_dir", "experiment_table", "model_file"]
 
 KEPT_MODELS_DIR = "models"
-
-
-class IntegrityError(RuntimeError):
-    """A model file is missing, truncated or not the file that was written."""
 
 
 def model_file(model: str, config_id: str, fold: str) -> str:

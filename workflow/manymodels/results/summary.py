@@ -17,6 +17,7 @@ import pandas as pd
 from ..task.io import read_json, write_json
 from .aggregate import error_pattern
 from .formatting import format_params, format_score
+from .selection import with_refit_scores
 
 COLUMNS = ["model", "config_id", "fold", "status", "error_type", "error", "fitted_at", "scored_at"]
 
@@ -65,14 +66,14 @@ def _chosen(choice: dict | None, summary: pd.DataFrame) -> dict | None:
 
 
 def summarise_run(*, scores: str, summary: str, selection: str, report_file: str, experiment: str, config_file: str,
-                  run_marker: str | None, out: str) -> dict:
+                  run_marker: str | None, out: str, refit_scores: list[str] = ()) -> dict:
     """Write ``run.json`` and return ``{"log": text, "error": message or None}``.
 
     ``error`` names every family whose every fit failed, with its most common error.
     """
     table = pd.read_parquet(scores, columns=COLUMNS)
     summ = pd.read_parquet(summary)
-    choices = read_json(selection)
+    choices = with_refit_scores(read_json(selection), list(refit_scores))
     started = read_json(run_marker)["started"] if run_marker and os.path.exists(run_marker) else None
     families = family_counts(table, started)
     for model, counts in families.items():

@@ -74,6 +74,25 @@ def write_joblib(value: Any, path: str | os.PathLike) -> dict:
     return {"model_bytes": size, "model_sha256": digest}
 
 
+class IntegrityError(RuntimeError):
+    """An artifact is missing, truncated or not the file that was written."""
+
+
+def load_checked_model(model_file: str | os.PathLike, meta_file: str | os.PathLike):
+    """The fitted model in ``model_file``, after its SHA-256 matched the one its fit recorded in
+    ``meta_file``; raises IntegrityError naming the file otherwise (it is never unpickled)."""
+    import joblib
+
+    expected = read_json(meta_file).get("model_sha256")
+    actual = sha256_file(model_file)
+    if expected != actual:
+        raise IntegrityError(
+            f"{model_file}: SHA-256 {actual[:16]}... does not match the {str(expected)[:16]}... its fit recorded in "
+            f"{meta_file} (the file was modified, truncated or replaced); refusing to load it"
+        )
+    return joblib.load(model_file)
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     import hashlib
 
