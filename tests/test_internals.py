@@ -99,3 +99,77 @@ def test_snakemake_scheduler_still_has_the_properties_we_replace():
 
     assert isinstance(JobScheduler.__dict__.get("remaining_jobs"), property)
     assert isinstance(JobScheduler.__dict__.get("open_jobs"), property)
+
+
+def test_the_slurm_plugin_passes_group_settings_to_its_jobs():
+    import snakemake_executor_plugin_slurm as slurm
+
+    before = slurm.common_settings.pass_group_args
+    try:
+        assert internals.pass_group_settings_to_slurm_jobs()
+        assert slurm.common_settings.pass_group_args is True
+    finally:
+        slurm.common_settings.pass_group_args = before
+
+
+def test_node_side_snakemake_runs_run_jobs_in_threads(monkeypatch):
+    from snakemake.executors import local
+
+    monkeypatch.setattr(local.Executor, "__post_init__", local.Executor.__post_init__)
+    original = local.Executor.__post_init__
+    assert internals.run_jobs_in_threads() and internals.run_jobs_in_threads()  # idempotent
+
+    class Settings:
+        use_threads, keep_incomplete = False, False
+
+    class Workflow:
+        execution_settings = Settings()
+        resource_settings = type("R", (), {"cores": 2})()
+
+    executor = object.__new__(local.Executor)
+    executor.workflow = Workflow()
+    local.Executor.__post_init__(executor)
+    assert executor.use_threads is True
+    assert local.Executor.__post_init__ is not original
+
+
+def test_node_side_schedulers_run_without_the_job_rate_limiter(monkeypatch):
+    from snakemake.scheduling.job_scheduler import JobScheduler
+
+    monkeypatch.setattr(JobScheduler, "__init__", JobScheduler.__init__)
+
+    def fake_init(self, *args, **kwargs):
+        self.job_rate_limiter = object()
+
+    monkeypatch.setattr(JobScheduler, "__init__", fake_init)
+    assert internals.no_job_rate_limit_in_this_process() and internals.no_job_rate_limit_in_this_process()
+    scheduler = object.__new__(JobScheduler)
+    JobScheduler.__init__(scheduler)
+    assert scheduler.job_rate_limiter is None
+
+
+def test_group_jobs_are_capped_where_snakemake_reads_the_cap():
+    """Snakemake sizes group jobs from workflow.global_resources["_cores"] and passes
+    resource_settings.cores to the node-side processes: both names must still be read there."""
+    import inspect
+
+    import snakemake.dag
+    from snakemake_interface_executor_plugins.executors import remote
+
+    assert "self.workflow.global_resources" in inspect.getsource(snakemake.dag.DAG.update_groups)
+    assert "resource_settings.cores" in inspect.getsource(remote.RemoteExecutor.cores.fget)
+    workflow = SimpleNamespace(global_resources={"_cores": 64}, resource_settings=SimpleNamespace(cores=64))
+    assert internals.cap_group_cpus(workflow, 1)
+    assert workflow.global_resources["_cores"] == 1 and workflow.resource_settings.cores == 1
+    assert not internals.cap_group_cpus(SimpleNamespace(), 1)
+
+
+def test_the_executor_is_read_from_the_command_line_and_its_profiles(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Snakefile").write_text("rule all:\n    input: []\n")
+    (tmp_path / "cluster").mkdir()
+    (tmp_path / "cluster" / "config.yaml").write_text("executor: slurm\njobs: 10\n")
+    assert internals.executor_name(["--cores", "2"]) is None
+    assert internals.executor_name(["--profile", "cluster", "-n"]) == "slurm"
+    assert internals.executor_name(["--executor", "slurm-jobstep", "--jobs", "1"]) == "slurm-jobstep"
+    assert internals.executor_name(["--no-such-option"]) is None

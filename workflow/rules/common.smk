@@ -8,7 +8,15 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 from snakemake_logger_plugin_manymodels import note_fit_failure
 
-from manymodels.engine.cluster import adapt_cluster_execution
+from manymodels.engine.cluster import (
+    adapt_cluster_execution,
+    load_checked,
+    pool_settings,
+    process_role,
+    record_cpu_use,
+    save_checked,
+    step_cpus,
+)
 from manymodels.engine.internals import cache_function_signatures
 from manymodels.engine.console import show_run_summary, stop_on_bad_input
 from manymodels.engine.locks import register_run, remove_stale_locks, run_marker
@@ -34,34 +42,44 @@ if workflow.is_main_process:
             f"Removed the locks of an earlier run of {', '.join(removed)} that was killed (no live run works on it)."
         )
 
-# Tasks run in a pool of warm worker processes, one per core, owned by the Snakemake process
-# (profiles/default sets --force-use-threads, so `run:` jobs are threads that hand their task
-# over). Rules name task functions as strings: only the workers import scikit-learn and pandas.
-# A cluster job has a fresh process of its own: it runs its task there instead (a group job all
-# of its tasks, one process per submission: see manymodels.engine.cluster). On a cluster the main
-# process runs no task but the config check: one worker on the login node.
-adapt_cluster_execution(workflow)
+# Tasks run in a pool of warm worker processes owned by the Snakemake process (profiles/default
+# sets --force-use-threads, so `run:` jobs are threads that hand their task over); rules name task
+# functions as strings: only the workers import scikit-learn and pandas. How many workers, and
+# what changes on a cluster, depends on which kind of Snakemake process this is (one that runs a
+# local run, submits cluster jobs, or runs them on a node): see manymodels.engine.cluster.
+ROLE = process_role(workflow, sys.argv[1:])
+ON_CLUSTER = ROLE != "local"
+adapt_cluster_execution(workflow, ROLE, sys.argv[1:])
 try:
     _cores = workflow.cores
 except WorkflowError:  # e.g. a dry run without --cores
     _cores = 1
-# A dry run runs no task but the config check: one worker, not one per core.
-_local_cores = min(_cores, workflow.resource_settings.local_cores or _cores)
-_local_cores = _local_cores if workflow.local_exec and not workflow.output_settings.dryrun else 1
-POOL = {"n_workers": _local_cores, "in_process": not workflow.is_main_process}
+POOL = pool_settings(
+    ROLE, cores=_cores, local_cores=workflow.resource_settings.local_cores, dryrun=workflow.output_settings.dryrun
+)
+if ROLE in ("submission", "step"):
+    record_cpu_use(EXPERIMENT, ROLE, step_cpus(_cores))
 
-# Warm every worker while one of them checks the config against the estimators and the data.
+# Warm every worker while one of them checks the config against the estimators and the data (a
+# process on a cluster node reads the check the login process saved instead).
 ESTIMATOR_MODULES = sorted(
     {m for spec in config["models"].values() for m in estimator_modules(estimator_definition(spec))}
 )
-for _ in range(POOL["n_workers"] - 1):
+_warm = POOL["n_workers"] - (0 if ROLE == "step" else 1)  # a step's workers do no config check
+for _ in range(0 if POOL["in_process"] else _warm):
     submit(
         "manymodels.engine.pool:warm_up",
         **POOL,
         modules=[*ESTIMATOR_MODULES, "manymodels.task.fit", "manymodels.task.score"],
     )
-with stop_on_bad_input():
-    CHECKED = run_task("manymodels.experiment.check:check_experiment", **POOL, config=config, config_file=CONFIG_FILE)
+CHECKED = load_checked(EXPERIMENT, config) if ROLE in ("submission", "step") else None
+if CHECKED is None:
+    with stop_on_bad_input():
+        CHECKED = run_task(
+            "manymodels.experiment.check:check_experiment", **POOL, config=config, config_file=CONFIG_FILE
+        )
+if ROLE == "login":
+    save_checked(EXPERIMENT, config, CHECKED)
 
 TASKS = CHECKED["tasks"]
 TASK = {(t["model"], t["config_id"]): t for t in TASKS}
@@ -96,9 +114,9 @@ CODE = {stage: code_hash(stage) for stage in STAGE_MODULES}
 # scores ask for memory and time that grow with each retry. Local runs have neither: Snakemake
 # would evaluate the resource functions of every job and form groups it then ignores (a fifth of
 # a large grid's DAG).
-CLUSTER_GROUP = None if workflow.local_exec else "fit_score"
+CLUSTER_GROUP = "fit_score" if ON_CLUSTER else None
 CLUSTER_RESOURCES = {"fit_model": {}, "score_model": {}}
-if not workflow.local_exec:
+if ON_CLUSTER:
     CLUSTER_RESOURCES = {
         "fit_model": {
             "mem_mb": lambda wildcards, attempt: 1000 * attempt,

@@ -1,17 +1,157 @@
-"""Cluster execution: what changes when jobs run on Slurm nodes instead of the local pool.
+"""Where this Snakemake process's tasks run, and what changes on a cluster.
+
+Four kinds of Snakemake process read the Snakefile:
+
+- ``local``: the main process of a local run. Its tasks run in a pool of warm worker processes,
+  one per core it was given (one for a dry run, which runs no task but the config check).
+- ``login``: the main process of a cluster run (say ``--profile slurm``). It submits every job
+  and runs no task but the config check: one worker.
+- ``submission``: what a cluster submission starts on its node (Slurm's jobstep executor). It only
+  hands the job (a group of (fit, score) pairs) to ``srun``, so it reads the config check's result
+  that the login process left (``experiment.json``) instead of importing scikit-learn to redo it.
+- ``step``: what ``srun`` starts inside that submission. It runs the group's tasks on as many
+  warm worker processes as CPUs the submission was given (in the process itself when that is one),
+  so the CPUs a submission asks for are the CPUs it uses.
 
 A grouped submission must run as one warm process on its node (the two fixes in :mod:`.internals`,
-applied each in the process where it matters).
+applied each in the process where it matters). Each node-side process records its CPU time and
+wall time (``.snakemake/manymodels/<name>/cluster/``) so a submission's CPU efficiency,
+CPU seconds / (CPUs x wall seconds), can be measured without Slurm's accounting database.
 """
 
 from __future__ import annotations
 
-from .internals import pass_group_settings_to_slurm_jobs, run_jobs_in_threads
+import atexit
+import json
+import os
+import re
+import socket
+import time
+from pathlib import Path
+
+from ..experiment.layout import state_dir
+from ..task.io import read_json, write_json
+from .internals import (cap_group_cpus, executor_name, no_job_rate_limit_in_this_process,
+                        pass_group_settings_to_slurm_jobs, run_jobs_in_threads)
+
+NODE_EXECUTORS = ("slurm-jobstep",)
 
 
-def adapt_cluster_execution(workflow) -> None:
-    """Pass group settings to Slurm jobs (main process); run `run:` jobs in threads (node side)."""
+def process_role(workflow, argv: list[str]) -> str:
+    """Which of the four kinds of process this is (see the module docstring)."""
     if workflow.is_main_process:
+        return "local" if executor_name(argv) in (None, "local") else "login"
+    return "submission" if executor_name(argv) in NODE_EXECUTORS else "step"
+
+
+def step_cpus(cores: int) -> int:
+    """The CPUs a node-side process may use: its --cores, within the CPUs Slurm bound it to."""
+    try:
+        bound = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        bound = os.cpu_count() or 1
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK") or os.environ.get("SLURM_CPUS_ON_NODE")
+    limits = [max(1, int(cores)), bound] + ([int(slurm)] if slurm and slurm.isdigit() else [])
+    return max(1, min(limits))
+
+
+def pool_settings(role: str, *, cores: int, local_cores: int | None, dryrun: bool) -> dict:
+    """How :func:`manymodels.engine.pool.run_task` runs this process's tasks."""
+    if role == "local":
+        n = 1 if dryrun else max(1, min(cores, local_cores or cores))
+        return {"n_workers": n, "in_process": False}
+    if role == "step":
+        n = step_cpus(cores)
+        return {"n_workers": n, "in_process": n == 1}
+    return {"n_workers": 1, "in_process": role == "submission"}
+
+
+def cores_given(argv: list[str]) -> bool:
+    """Whether the command line itself says --cores (not only a profile)."""
+    return any(a in ("--cores", "-c") or a.startswith("--cores=") or re.fullmatch(r"-c(\d+|all)", a) for a in argv)
+
+
+def adapt_cluster_execution(workflow, role: str, argv: list[str]) -> None:
+    """Login process: pass group settings to Slurm jobs, and let each grouped submission ask for
+    one CPU (unless --cores N says N on the command line). On the node: run `run:` jobs in threads,
+    without the job-rate limiter. (See :mod:`.internals`.)"""
+    if role == "login":
         pass_group_settings_to_slurm_jobs()
-    elif workflow.remote_exec:
+        if not cores_given(argv):
+            cap_group_cpus(workflow, 1)
+    elif role in ("submission", "step"):
         run_jobs_in_threads()
+        no_job_rate_limit_in_this_process()
+
+
+# --- The config check, done once per cluster run ---------------------------------------------
+
+def checked_file(experiment: str) -> Path:
+    return state_dir(experiment) / "experiment.json"
+
+
+def config_fingerprint(config: dict) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def save_checked(experiment: str, config: dict, checked: dict) -> None:
+    """The login process's config check, for the node-side processes of this run."""
+    write_json({"fingerprint": config_fingerprint(config), "checked": checked}, checked_file(experiment))
+
+
+def load_checked(experiment: str, config: dict) -> dict | None:
+    """The config check the login process saved for this very config, if there is one."""
+    try:
+        saved = read_json(checked_file(experiment))
+    except (OSError, ValueError):
+        return None
+    return saved["checked"] if saved.get("fingerprint") == config_fingerprint(config) else None
+
+
+# --- CPU efficiency of cluster submissions ---------------------------------------------------
+
+def record_cpu_use(experiment: str, role: str, cpus: int) -> Path | None:
+    """In a node-side process of a Slurm job: at exit, record this process's CPU seconds (its
+    worker processes included), its start and end, and the CPUs it was given."""
+    job = os.environ.get("SLURM_JOB_ID")
+    if not job:
+        return None
+    import psutil
+
+    me = psutil.Process()
+    started = me.create_time()  # the interpreter's start-up and imports are part of the job's time
+    path = state_dir(experiment) / "cluster" / f"{job}-{role}-{os.getpid()}.json"
+
+    def record():
+        cpu = sum(me.cpu_times()[:2])
+        for child in me.children(recursive=True):  # the pool's workers, still running now
+            try:
+                cpu += sum(child.cpu_times()[:2])
+            except psutil.Error:
+                pass
+        reaped = me.cpu_times()  # children that already exited (and were waited for)
+        cpu += reaped.children_user + reaped.children_system
+        write_json({"job": job, "role": role, "host": socket.gethostname(), "cpus": cpus, "start": started,
+                    "end": time.time(), "cpu_seconds": cpu}, path)
+
+    atexit.register(record)
+    return path
+
+
+def submission_efficiency(experiment_state: str | Path) -> dict[str, dict]:
+    """Per Slurm job: CPUs, wall seconds (first start to last end of its node-side processes),
+    CPU seconds and CPU efficiency = CPU seconds / (CPUs x wall seconds)."""
+    jobs: dict[str, list[dict]] = {}
+    for path in sorted(Path(experiment_state, "cluster").glob("*.json")):
+        record = read_json(path)
+        jobs.setdefault(record["job"], []).append(record)
+    result = {}
+    for job, records in jobs.items():
+        wall = max(r["end"] for r in records) - min(r["start"] for r in records)
+        cpus = max(r["cpus"] for r in records)
+        cpu = sum(r["cpu_seconds"] for r in records)
+        result[job] = {"cpus": cpus, "wall_seconds": wall, "cpu_seconds": cpu,
+                       "efficiency": cpu / (cpus * wall) if wall > 0 else float("nan")}
+    return result

@@ -9,6 +9,8 @@ a target of these workarounds disappears, so they are looked at again on every u
 
 from __future__ import annotations
 
+import contextlib
+import io
 import random
 import weakref
 from collections.abc import Callable, Sequence
@@ -70,7 +72,29 @@ def cache_function_signatures() -> bool:
     return True
 
 
-# --- 2. Scheduling passes that do not walk every job ----------------------------------------------
+# --- 2. Which executor runs the jobs, known while the Snakefile is read -----------------------------
+# Snakemake chooses its executor only after it has read the Snakefile (workflow.local_exec is True
+# until then, whatever --executor says), but what a job asks for depends on it: resources and
+# groups matter on a cluster only, and evaluating them for every job of a local run cost 30% of
+# the large grid's dry run. The command line (with its profiles) is read again here, by Snakemake's
+# own parser.
+
+def executor_name(argv: list[str]) -> str | None:
+    """The executor plugin that ``snakemake`` with these arguments (and its profiles) runs jobs
+    with; None when none is named (local execution) or when the command line cannot be read."""
+    try:
+        from snakemake.cli import parse_args
+    except ImportError:
+        return None
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # it says again which profiles it read
+            _, args = parse_args(argv)
+    except (Exception, SystemExit):
+        return None
+    return getattr(args, "executor", None)
+
+
+# --- 3. Scheduling passes that do not walk every job ----------------------------------------------
 # On every pass (one per finished job), Snakemake 9 lists every job that still has to run
 # (JobScheduler.remaining_jobs) and copies and resets every ready job (JobScheduler.open_jobs)
 # before drawing --scheduler-subsample of them. On the large grid 9,500 fit jobs are ready at once,
@@ -135,7 +159,48 @@ def disable_job_rate_limit(scheduler) -> bool:
     return True
 
 
-# --- 3. Slurm group jobs in one warm process on their node ----------------------------------------
+def no_job_rate_limit_in_this_process() -> bool:
+    """Create Snakemake's job scheduler without its job-rate limiter in this process.
+
+    For node-side processes of a cluster run, which get no `onstart` (Snakemake passes them
+    --no-hooks): the limiter's timers also keep such a process from exiting until the last one
+    fired (up to a second per process, two processes per Slurm submission). Returns whether the
+    scheduler class was found."""
+    try:
+        from snakemake.scheduling.job_scheduler import JobScheduler
+    except ImportError:
+        return False
+    init = JobScheduler.__init__
+    if getattr(init, "_manymodels_unlimited", False):
+        return True
+
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        disable_job_rate_limit(self)
+
+    __init__._manymodels_unlimited = True
+    JobScheduler.__init__ = __init__
+    return True
+
+
+def cap_group_cpus(workflow, cpus: int) -> bool:
+    """Make each group job (a cluster submission of many jobs) ask for at most ``cpus`` CPUs.
+
+    Snakemake sizes a group job's CPUs as its widest layer of parallel jobs, capped by the main
+    process's --cores (in profiles/default: all, the login node's cores), and passes that --cores
+    on to the processes on the node, which size their `srun` step the same way. Both are set
+    here, in the login process: its scheduler does not count cores for cluster jobs (it sets its
+    own copy to unlimited). Returns whether the settings were found."""
+    resources = getattr(workflow, "global_resources", None)
+    settings = getattr(workflow, "resource_settings", None)
+    if resources is None or "_cores" not in resources or not hasattr(settings, "cores"):
+        return False
+    resources["_cores"] = cpus
+    settings.cores = cpus
+    return True
+
+
+# --- 4. Slurm group jobs in one warm process on their node ----------------------------------------
 # profiles/default groups each (fit, score) pair and bundles many pairs into one Slurm submission
 # (`group:` + `--group-components`). With Snakemake 9.27 and snakemake-executor-plugin-slurm 2.8
 # (jobstep 0.6), the node then does not run the bundle as one process:

@@ -1,0 +1,86 @@
+"""Which kind of Snakemake process this is, how it runs its tasks, and cluster CPU efficiency."""
+
+import json
+import os
+from types import SimpleNamespace
+
+import pytest
+
+from manymodels.engine import cluster
+
+
+def workflow(main):
+    return SimpleNamespace(is_main_process=main)
+
+
+@pytest.mark.parametrize("main, argv, role", [
+    (True, ["--cores", "2"], "local"),
+    (True, ["--executor", "slurm", "--jobs", "10"], "login"),
+    (False, ["--executor", "slurm-jobstep", "--jobs", "1", "--mode", "remote"], "submission"),
+    (False, ["--cores", "all", "--mode", "remote"], "step"),
+])
+def test_roles(main, argv, role):
+    assert cluster.process_role(workflow(main), argv) == role
+
+
+def test_each_role_runs_its_tasks_where_its_cpus_are(monkeypatch):
+    monkeypatch.setattr(cluster, "step_cpus", lambda cores: 3)
+    assert cluster.pool_settings("local", cores=8, local_cores=4, dryrun=False) == {"n_workers": 4, "in_process": False}
+    assert cluster.pool_settings("local", cores=8, local_cores=None, dryrun=True)["n_workers"] == 1
+    assert cluster.pool_settings("login", cores=64, local_cores=None, dryrun=False) == {"n_workers": 1, "in_process": False}
+    assert cluster.pool_settings("submission", cores=1, local_cores=None, dryrun=False)["in_process"] is True
+    assert cluster.pool_settings("step", cores=8, local_cores=None, dryrun=False) == {"n_workers": 3, "in_process": False}
+    monkeypatch.setattr(cluster, "step_cpus", lambda cores: 1)
+    assert cluster.pool_settings("step", cores=1, local_cores=None, dryrun=False) == {"n_workers": 1, "in_process": True}
+
+
+def test_a_step_uses_no_more_cpus_than_slurm_gave_it(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "2")
+    assert cluster.step_cpus(64) == 2
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK")
+    monkeypatch.delenv("SLURM_CPUS_ON_NODE", raising=False)
+    assert cluster.step_cpus(64) == 4 and cluster.step_cpus(1) == 1
+
+
+@pytest.mark.parametrize("argv, given", [(["--cores", "4"], True), (["-c4"], True), (["--cores=8"], True),
+                                         (["-call"], True), (["--profile", "slurm"], False),
+                                         (["--configfile", "c.yaml"], False)])
+def test_cores_given_on_the_command_line(argv, given):
+    assert cluster.cores_given(argv) is given
+
+
+def test_each_process_gets_only_its_own_adaptation(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cluster, "pass_group_settings_to_slurm_jobs", lambda: calls.append("groups"))
+    monkeypatch.setattr(cluster, "cap_group_cpus", lambda wf, cpus: calls.append(f"cpus={cpus}"))
+    monkeypatch.setattr(cluster, "run_jobs_in_threads", lambda: calls.append("threads"))
+    monkeypatch.setattr(cluster, "no_job_rate_limit_in_this_process", lambda: calls.append("unlimited"))
+    for role, argv, expected in (("local", [], []), ("login", [], ["groups", "cpus=1"]),
+                                 ("login", ["--cores", "4"], ["groups"]),
+                                 ("submission", [], ["threads", "unlimited"]), ("step", [], ["threads", "unlimited"])):
+        calls.clear()
+        cluster.adapt_cluster_execution(SimpleNamespace(), role, argv)
+        assert calls == expected, role
+
+
+def test_the_login_process_check_is_read_back_only_for_the_same_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = {"models": {"m": {"grid": {"k": [1, 2]}}}}
+    cluster.save_checked("exp", config, {"tasks": [{"config_id": "a"}], "folds": ["0"]})
+    assert cluster.load_checked("exp", config) == {"tasks": [{"config_id": "a"}], "folds": ["0"]}
+    assert cluster.load_checked("exp", {**config, "metrics": {}}) is None
+    assert cluster.load_checked("other", config) is None
+
+
+def test_submission_efficiency_adds_up_the_processes_of_each_job(tmp_path):
+    folder = tmp_path / "cluster"
+    folder.mkdir()
+    records = [{"job": "7", "role": "submission", "cpus": 1, "start": 100.0, "end": 110.0, "cpu_seconds": 1.0},
+               {"job": "7", "role": "step", "cpus": 1, "start": 101.0, "end": 109.0, "cpu_seconds": 7.0},
+               {"job": "8", "role": "step", "cpus": 2, "start": 0.0, "end": 5.0, "cpu_seconds": 5.0}]
+    for i, record in enumerate(records):
+        (folder / f"{i}.json").write_text(json.dumps(record))
+    result = cluster.submission_efficiency(tmp_path)
+    assert result["7"] == {"cpus": 1, "wall_seconds": 10.0, "cpu_seconds": 8.0, "efficiency": 0.8}
+    assert result["8"]["efficiency"] == 0.5
