@@ -3,8 +3,12 @@ import os
 import pytest
 
 from manymodels.engine import uptodate
-from manymodels.engine.uptodate import (final_targets, fingerprint, forget, plain_invocation, record, record_path,
+from manymodels.engine.uptodate import (environment_fingerprint, final_targets, fingerprint, forget, plain_invocation, record, record_path,
                                        unchanged_targets)
+
+def fp(state):
+    return fingerprint(state["config"], environment_fingerprint(state["snakefile"], state["data_file"]))
+
 
 PLAIN = ["--cores", "2", "--configfile", "a.yaml", "b.yaml", "--config", "x=1", "y=2", "-q", "-p", "all"]
 
@@ -38,21 +42,21 @@ def finished_run(tmp_path, monkeypatch):
     (tmp_path / "results" / "exp" / "scores" / "m" / "fold-0.parquet").write_bytes(b"x")
     (tmp_path / "results" / "exp" / "report.html").write_text("<html/>")
     state = {"config": {"models": {"m": {"grid": {"k": [1, 2]}}}}, "snakefile": snakefile, "data_file": "data.csv"}
-    record("exp", fingerprint(**state), targets=["results/exp/report.html"])
+    record("exp", fp(state), targets=["results/exp/report.html"])
     return tmp_path, state
 
 
 def test_nothing_changed_gives_the_recorded_targets(finished_run):
     _, state = finished_run
-    assert unchanged_targets("exp", fingerprint(**state), argv=["--cores", "2"]) == ["results/exp/report.html"]
+    assert unchanged_targets("exp", fp(state), argv=["--cores", "2"]) == ["results/exp/report.html"]
 
 
 def test_each_experiment_has_its_own_record(finished_run):
     root, state = finished_run
-    assert unchanged_targets("other", fingerprint(**state), argv=[]) is None
+    assert unchanged_targets("other", fp(state), argv=[]) is None
     (root / "results" / "other").mkdir()
     (root / "results" / "other" / "x.parquet").write_bytes(b"x")  # another experiment's results changed
-    assert unchanged_targets("exp", fingerprint(**state), argv=[]) == ["results/exp/report.html"]
+    assert unchanged_targets("exp", fp(state), argv=[]) == ["results/exp/report.html"]
     assert final_targets("exp")[0] == "results/exp/scores.parquet"
 
 
@@ -95,17 +99,90 @@ def test_any_change_leaves_the_decision_to_snakemake(finished_run, change, monke
         monkeypatch.setenv("MANYMODELS_NO_SHORTCUT", "1")
     elif change == "no record":
         forget("exp")
-    assert unchanged_targets("exp", fingerprint(**state), argv=argv) is None
+    assert unchanged_targets("exp", fp(state), argv=argv) is None
 
 
 def test_installed_packages_are_part_of_the_fingerprint(finished_run, monkeypatch):
     _, state = finished_run
-    before = uptodate.fingerprint(**state)
+    before = fp(state)
     monkeypatch.setattr(uptodate.sys, "version", "3.99.0 (elsewhere)")
-    assert uptodate.fingerprint(**state) != before
+    assert fp(state) != before
 
 
 def test_a_damaged_record_is_ignored(finished_run):
     _, state = finished_run
     record_path("exp").write_text("{not json")
-    assert unchanged_targets("exp", fingerprint(**state), argv=[]) is None
+    assert unchanged_targets("exp", fp(state), argv=[]) is None
+
+
+SHARDS = {"a": [{"model": "m", "config_id": "a000000001", "kwargs": {"k": 1}}],
+          "b": [{"model": "m", "config_id": "b000000001", "kwargs": {"k": 2}}]}
+
+
+@pytest.fixture
+def sharded_run(finished_run):
+    """A recorded run whose results hold two shards' fits, scores and gathered files."""
+    root, state = finished_run
+    results = root / "results" / "exp"
+    for name, tasks in SHARDS.items():
+        for folder in ("fits", "scores"):
+            (results / folder / "m" / tasks[0]["config_id"]).mkdir(parents=True)
+            (results / folder / "m" / tasks[0]["config_id"] / "fold-0.parquet").write_bytes(b"x")
+        (results / "shards").mkdir(exist_ok=True)
+        (results / "shards" / f"scores-{name}.parquet").write_bytes(b"x")
+    (results / "data").mkdir()
+    (results / "data" / "data.parquet").write_bytes(b"x")
+    environment = environment_fingerprint(state["snakefile"], state["data_file"])
+    shards = uptodate.shard_fingerprints(environment, state["config"], SHARDS, ["0"])
+    record("exp", fp(state), targets=[], shards=shards)
+    return results, environment, state
+
+
+def kept(environment, config, shards=SHARDS, folds=("0",)):
+    fingerprints = uptodate.shard_fingerprints(environment, config, shards, list(folds))
+    return uptodate.up_to_date_shards("exp", fingerprints, shards, argv=[])
+
+
+def test_unchanged_shards_are_up_to_date(sharded_run):
+    _, environment, state = sharded_run
+    assert kept(environment, state["config"]) == {"a", "b"}
+    # The choice, the plots and the name decide no fit or score.
+    assert kept(environment, {**state["config"], "selection": {"metric": "other"}, "name": "x"}) == {"a", "b"}
+
+
+def test_a_changed_task_or_touched_file_puts_only_its_shard_back(sharded_run):
+    results, environment, state = sharded_run
+    changed = {**SHARDS, "b": [{**SHARDS["b"][0], "kwargs": {"k": 3}}]}
+    assert kept(environment, state["config"], shards=changed) == {"a"}
+    bump_mtime(results / "scores" / "m" / "a000000001" / "fold-0.parquet")
+    assert kept(environment, state["config"]) == {"b"}
+    (results / "shards" / "scores-b.parquet").unlink()
+    assert kept(environment, state["config"]) == set()
+
+
+@pytest.mark.parametrize("change", ["environment", "shared setting", "folds", "prepared data", "not plain",
+                                    "no shard record"])
+def test_anything_shared_puts_every_shard_back(sharded_run, change):
+    results, environment, state = sharded_run
+    config, folds = state["config"], ("0",)
+    if change == "environment":
+        environment = "another"
+    elif change == "shared setting":
+        config = {**config, "metrics": {"ars": {}}}
+    elif change == "folds":
+        folds = ("0", "full")
+    elif change == "prepared data":
+        bump_mtime(results / "data" / "data.parquet")
+    elif change == "no shard record":
+        record("exp", fp(state), targets=[])
+    if change == "not plain":
+        fingerprints = uptodate.shard_fingerprints(environment, config, SHARDS, list(folds))
+        assert uptodate.up_to_date_shards("exp", fingerprints, SHARDS, argv=["-R", "fit_model"]) == set()
+    else:
+        assert kept(environment, config, folds=folds) == set()
+
+
+def test_shard_pattern_matches_exactly_the_named_shards():
+    import re
+    assert re.fullmatch(uptodate.shard_pattern({"a", "0f"}), "0f") and not re.fullmatch(uptodate.shard_pattern({"a"}), "b")
+    assert not re.fullmatch(uptodate.shard_pattern(set()), "a")

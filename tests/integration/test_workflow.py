@@ -16,11 +16,22 @@ from conftest import TINY_CONFIG
 from manymodels.experiment.data import resolve_source
 from manymodels.experiment.tasks import config_id
 
-from workflow_helpers import copy_run, job_counts, make_workflow, planned_jobs, snakemake, write_config
+from workflow_helpers import comparable, copy_run, job_counts, make_workflow, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.integration
 
 ESTIMATOR = "sklearn.mixture.GaussianMixture"
+# Shards of about 4 score files (the default is 1,000), so the tiny grid's 16 score files fall into
+# several shards and every invalidation test below also checks that a rerun plans only the shards
+# whose tasks changed and that the shards it leaves alone are truly up to date.
+SHARD_FILES = "4"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def small_shards():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MANYMODELS_SHARD_FILES", SHARD_FILES)
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +139,39 @@ def test_added_grid_values_schedule_only_their_jobs(rerun):
     assert counts["fit_model"] == 8 and counts["score_model"] == 8
     assert counts["prepare_data"] == 0 and counts["assign_folds"] == 0
     assert counts["aggregate_scores"] == 1 and counts["write_report"] == 1
+
+
+SHARDS_KEPT = "shards of score files are as the last successful run left them"
+
+
+def test_a_rerun_plans_only_the_shards_whose_tasks_changed(rerun, tmp_path):
+    root, config = rerun
+    shards = {p.name for p in (root / "results/config/shards").glob("scores-*.parquet")}
+    assert len(shards) > 1
+    config["models"]["gmm"]["grid"]["n_components"] = [2, 3, 4]
+    write_config(root, config)
+    new = ids(config, [{"covariance_type": c, "n_components": 4} for c in ("full", "spherical")])
+    out = snakemake(root, "--dry-run")
+    assert SHARDS_KEPT in out.stdout + out.stderr
+    gathered = {w["shard"] for r, w in planned_jobs(root) if r == "gather_scores"}
+    assert gathered == {i[0] for i in new}  # shards are named by the config_id's first hex digit
+    # Snakemake checking every job plans the same fits and scores.
+    everything = planned_jobs(root, env={**os.environ, "MANYMODELS_NO_SHORTCUT": "1"})
+    assert scheduled_ids(everything, "fit_model") == new and job_counts(everything)["score_model"] == 8
+    snakemake(root)
+    fresh = make_workflow(tmp_path / "fresh", config)
+    shutil.copy(root / "penguins.csv", fresh / "penguins.csv")
+    snakemake(fresh)
+    assert comparable(pd.read_parquet(root / "results/config/scores.parquet")).equals(
+        comparable(pd.read_parquet(fresh / "results/config/scores.parquet")))
+    # A gathered file removed since the last run puts its shard, and only it, back in the plan
+    # (Snakemake regenerates a missing intermediate file only when something downstream reruns).
+    removed = next((root / "results/config/shards").glob("scores-*.parquet"))
+    removed.unlink()
+    (root / "results/config/scores.parquet").unlink()
+    jobs = planned_jobs(root)
+    assert [w["shard"] for r, w in jobs if r == "gather_scores"] == [removed.stem.removeprefix("scores-")]
+    assert job_counts(jobs)["score_model"] == 0
 
 
 def test_added_metric_rescores_without_refitting(rerun):

@@ -46,10 +46,10 @@ def snakemake(root: Path, *args: str, cores: int = 2, check: bool = True, **pope
     return proc
 
 
-def planned_jobs(root: Path, *args: str) -> list[tuple[str, dict]]:
+def planned_jobs(root: Path, *args: str, **popen) -> list[tuple[str, dict]]:
     """The jobs a dry run schedules: (rule, wildcards) pairs (the console lists every job with
     --logger-manymodels-jobs)."""
-    result = snakemake(root, "--dry-run", "--logger-manymodels-jobs", *args)
+    result = snakemake(root, "--dry-run", "--logger-manymodels-jobs", *args, **popen)
     out = result.stdout + result.stderr
     jobs: list[tuple[str, dict]] = []
     for line in out.splitlines():

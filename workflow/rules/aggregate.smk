@@ -8,6 +8,8 @@ rule gather_scores:
         "<results>/shards/scores-{shard}.parquet",
     log:
         "<logs>/gather_scores/{shard}.log",
+    wildcard_constraints:
+        shard=SHARDS_TO_PLAN,
     params:
         metrics=list(METRICS),
         code=CODE["aggregate"],

@@ -23,6 +23,7 @@ from manymodels.engine.locks import register_run, remove_stale_locks, run_marker
 from manymodels.engine.pool import run_task, submit
 from manymodels.engine.provenance import STAGE_MODULES, code_hash
 from manymodels.engine.scheduling import on_start
+from manymodels.engine.uptodate import shard_fingerprints, shard_pattern, up_to_date_shards
 from manymodels.experiment.config import metric_specs, selection_metric, streaming_settings
 from manymodels.experiment.estimators import estimator_modules
 from manymodels.experiment.schema import check_schema
@@ -140,7 +141,7 @@ onsuccess:
     if workflow.is_main_process and plain_invocation(sys.argv[1:]):
         with open(workflow.pathvars.apply("<results>/selection.json")) as fh:
             kept = [workflow.pathvars.apply(path) for path in kept_model_files(json.load(fh))]
-        record(EXPERIMENT, RUN_FINGERPRINT, targets=[*FINAL_TARGETS, *kept])
+        record(EXPERIMENT, RUN_FINGERPRINT, targets=[*FINAL_TARGETS, *kept], shards=SHARD_FINGERPRINTS)
 
 
 wildcard_constraints:
@@ -199,7 +200,21 @@ def fit_function(fold):
 
 # Score files are gathered in shards named by the leading hex digits of the config_id ('all' for
 # one shard), so a changed configuration makes aggregation reread one shard, not every file.
-SHARD_TASKS = shard_tasks(TASKS, len(TASK_FOLDS))
+SHARD_TASKS = shard_tasks(TASKS, len(TASK_FOLDS), per_shard=int(os.environ.get("MANYMODELS_SHARD_FILES", 1000)))
+# A shard whose tasks, shared settings and environment are those of the last successful run, with
+# its fits, scores and gathered file untouched since, is not planned again: its gathered file is an
+# input of aggregation like the data file, and Snakemake builds the DAG of the other shards only (a
+# changed configuration of the large grid plans one sixteenth of its jobs).
+SHARD_FINGERPRINTS, SHARDS_UP_TO_DATE = {}, set()
+if workflow.is_main_process:
+    SHARD_FINGERPRINTS = shard_fingerprints(ENVIRONMENT, config, SHARD_TASKS, TASK_FOLDS)
+    SHARDS_UP_TO_DATE = up_to_date_shards(EXPERIMENT, SHARD_FINGERPRINTS, SHARD_TASKS, sys.argv[1:])
+    if SHARDS_UP_TO_DATE:
+        logger.info(
+            f"{len(SHARDS_UP_TO_DATE)} of {len(SHARD_TASKS)} shards of score files are as the last successful run "
+            "left them; Snakemake plans the jobs of the others (MANYMODELS_NO_SHORTCUT=1 plans all)."
+        )
+SHARDS_TO_PLAN = shard_pattern(set(SHARD_TASKS) - SHARDS_UP_TO_DATE)
 
 
 def shard_score_files(wildcards):

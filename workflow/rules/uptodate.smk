@@ -4,6 +4,7 @@
 
 from manymodels.engine.console import show_run_summary
 from manymodels.engine.uptodate import (
+    environment_fingerprint,
     final_targets,
     fingerprint,
     forget,
@@ -14,10 +15,11 @@ from manymodels.engine.uptodate import (
 )
 
 FINAL_TARGETS = final_targets(EXPERIMENT)
-UNCHANGED_TARGETS = RUN_FINGERPRINT = None
+UNCHANGED_TARGETS = RUN_FINGERPRINT = ENVIRONMENT = None
 if workflow.is_main_process:
     _source = config.get("data", {}).get("source") if isinstance(config.get("data"), dict) else None
-    RUN_FINGERPRINT = fingerprint(config, Path(workflow.main_snakefile), _source if isinstance(_source, str) else None)
+    ENVIRONMENT = environment_fingerprint(Path(workflow.main_snakefile), _source if isinstance(_source, str) else None)
+    RUN_FINGERPRINT = fingerprint(config, ENVIRONMENT)
     UNCHANGED_TARGETS = unchanged_targets(EXPERIMENT, RUN_FINGERPRINT, sys.argv[1:])
 if UNCHANGED_TARGETS:
     logger.info(

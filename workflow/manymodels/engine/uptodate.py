@@ -95,10 +95,10 @@ def _hash_tree(digest, root: Path) -> None:
         digest.update(path.read_bytes())
 
 
-def fingerprint(config: dict, snakefile: Path, data_file: str | None) -> str:
-    """Hash of everything besides ``results/`` that decides what the workflow computes."""
+def environment_fingerprint(snakefile: Path, data_file: str | None) -> str:
+    """Hash of what decides the results besides the config: the workflow's code (Snakefile, rules,
+    schemas, the package), the installed packages and Python, and the data file's size and mtime."""
     digest = hashlib.sha256()
-    digest.update(json.dumps(config, sort_keys=True, default=str).encode())
     digest.update(snakefile.read_bytes())
     _hash_tree(digest, snakefile.parent / "workflow")
     versions = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
@@ -107,6 +107,78 @@ def fingerprint(config: dict, snakefile: Path, data_file: str | None) -> str:
         stat = Path(data_file).stat()
         digest.update(f"{data_file}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()
+
+
+def fingerprint(config: dict, environment: str) -> str:
+    """Hash of everything besides ``results/`` that decides what the workflow computes: the config
+    and the environment (:func:`environment_fingerprint`)."""
+    return _hash(environment, config)
+
+
+def _hash(*parts) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+# Config keys that change no fit or score (the choice, the plots, the name): a shard whose tasks
+# are unchanged stays up to date when only these change.
+NOT_IN_SHARDS = ("models", "selection", "name")
+
+
+def shard_fingerprints(environment: str, config: dict, shards: dict[str, list[dict]], folds: list[str]) -> dict:
+    """Per shard (the tasks whose score files one gather job reads): a hash of everything its fits
+    and scores depend on: the environment, the config but the model families, its tasks (estimator,
+    kwargs and grid point of each configuration) and the folds."""
+    shared = {key: value for key, value in config.items() if key not in NOT_IN_SHARDS}
+    return {name: _hash(environment, shared, folds, sorted(tasks, key=lambda t: (t["model"], t["config_id"])))
+            for name, tasks in shards.items()}
+
+
+def _shard_files(listed: dict[str, list[int]], experiment: str, shards: dict[str, list[dict]]) -> dict[str, dict]:
+    """The listed files of each shard: its tasks' fits and scores, and its gathered file."""
+    root = results_dir(experiment)
+    owner = {(t["model"], t["config_id"]): name for name, tasks in shards.items() for t in tasks}
+    files: dict[str, dict] = {name: {} for name in shards}
+    for path, stat in listed.items():
+        parts = Path(path).relative_to(root).parts
+        if len(parts) == 4 and parts[0] in ("fits", "scores") and (parts[1], parts[2]) in owner:
+            files[owner[(parts[1], parts[2])]][path] = stat
+        elif len(parts) == 2 and parts[0] == "shards" and parts[1].startswith("scores-"):
+            name = parts[1].removeprefix("scores-").removesuffix(".parquet")
+            if name in files:
+                files[name][path] = stat
+    return files
+
+
+def _upstream(listed: dict[str, list[int]], experiment: str) -> dict[str, list[int]]:
+    """The listed files that every fit reads: the prepared data, folds and held-out rows."""
+    root = results_dir(experiment)
+    return {path: stat for path, stat in listed.items() if Path(path).relative_to(root).parts[0] == "data"}
+
+
+def up_to_date_shards(experiment: str, fingerprints: dict[str, str], shards: dict[str, list[dict]],
+                      argv: list[str]) -> set[str]:
+    """The shards whose fits, scores and gathered file are as the last successful run left them,
+    with the same fingerprint: Snakemake need not check their jobs. Empty whenever anything is
+    unusual (as for the nothing-to-do shortcut)."""
+    recorded = _usable_record(experiment, argv)
+    if not recorded or not recorded.get("shards"):
+        return set()
+    listed = listing(results_dir(experiment))
+    if _upstream(listed, experiment) != _upstream(recorded["results"], experiment):
+        return set()  # the prepared data changed: every fit depends on it
+    before = _shard_files(recorded["results"], experiment, shards)
+    now = _shard_files(listed, experiment, shards)
+    return {name for name, fp in fingerprints.items()
+            if recorded["shards"].get(name) == fp and now[name] == before[name]
+            and any(Path(path).parts[-2] == "shards" for path in now[name])}
+
+
+def shard_pattern(names: set[str]) -> str:
+    """A wildcard constraint matching exactly the named shards (nothing, when there are none)."""
+    return "|".join(sorted(names)) if names else "(?!)"
 
 
 def listing(root: Path) -> dict[str, list[int]]:
@@ -126,11 +198,13 @@ def listing(root: Path) -> dict[str, list[int]]:
     return files
 
 
-def record(experiment: str, run_fingerprint: str, targets: list[str]) -> None:
+def record(experiment: str, run_fingerprint: str, targets: list[str], shards: dict[str, str] | None = None) -> None:
     """After a successful run of the default target: remember its fingerprint (taken when the run
-    started, before Snakemake filled in the config's defaults) and the experiment's results."""
+    started, before Snakemake filled in the config's defaults), its shards' fingerprints and the
+    experiment's results."""
     listed = listing(results_dir(experiment))
-    write_json({"fingerprint": run_fingerprint, "targets": targets, "results": listed}, record_path(experiment))
+    write_json({"fingerprint": run_fingerprint, "targets": targets, "shards": shards or {}, "results": listed},
+               record_path(experiment))
 
 
 def forget(experiment: str) -> None:
@@ -141,6 +215,20 @@ def forget(experiment: str) -> None:
 def unchanged_targets(experiment: str, run_fingerprint: str, argv: list[str]) -> list[str] | None:
     """The final outputs if nothing changed since the recorded run and the command is a plain run;
     None when Snakemake has to decide (anything changed, or anything is unusual)."""
+    recorded = _usable_record(experiment, argv)
+    try:
+        if not recorded or recorded["fingerprint"] != run_fingerprint:
+            return None
+        if recorded["results"] != listing(results_dir(experiment)):
+            return None
+        return list(recorded["targets"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _usable_record(experiment: str, argv: list[str]) -> dict | None:
+    """The last successful run's record, if a shortcut may rely on it: a plain command line, no
+    incomplete job or lock, not switched off."""
     path = record_path(experiment)
     if os.environ.get("MANYMODELS_NO_SHORTCUT") or not plain_invocation(argv) or not path.is_file():
         return None
@@ -149,8 +237,6 @@ def unchanged_targets(experiment: str, run_fingerprint: str, argv: list[str]) ->
             return None
     try:
         recorded = read_json(path)
-        if recorded["fingerprint"] != run_fingerprint or recorded["results"] != listing(results_dir(experiment)):
-            return None
-        return list(recorded["targets"])
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError):
         return None
+    return recorded if isinstance(recorded, dict) and "results" in recorded else None

@@ -91,10 +91,10 @@ def gather_scores(*, score_files: list[str], metric_names: list[str], out: str) 
     write_parquet(read_score_table(score_files, metric_names), out)
 
 
-def shard_tasks(tasks: list[dict], n_folds: int) -> dict[str, list[dict]]:
+def shard_tasks(tasks: list[dict], n_folds: int, per_shard: int = 1000) -> dict[str, list[dict]]:
     """Tasks by the shard that gathers their score files: the first ``shard_digits`` hex digits of
     the config_id, or 'all' when there is one shard."""
-    digits = shard_digits(len(tasks) * n_folds)
+    digits = shard_digits(len(tasks) * n_folds, per_shard)
     shards: dict[str, list[dict]] = {}
     for task in tasks:
         shards.setdefault(task["config_id"][:digits] or "all", []).append(task)
