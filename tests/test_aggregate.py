@@ -167,3 +167,22 @@ def test_tasks_are_sharded_by_config_id_prefix():
     shards = shard_tasks(tasks, n_folds=6)  # 24,576 files: 2 hex digits, 256 shards of 16 tasks
     assert len(shards) == 256 and all(len(members) == 16 for members in shards.values())
     assert all(t["config_id"].startswith(name) for name, members in shards.items() for t in members)
+
+
+def test_metrics_a_family_has_no_value_of_are_named_with_their_reason():
+    from manymodels.results.aggregate import uncomputed_metrics
+
+    no_predict = "ars: AttributeError: DBSCAN has no predict, so it cannot label rows it was not fitted on: x"
+    scores = pd.DataFrame({
+        "model": ["km", "km", "db", "db", "db", "gone"],
+        "fold": ["0", "full", "0", "1", "full", "0"],
+        "status": ["ok", "ok", "ok", "ok", "ok", "failed"],
+        "score_error": [None, None, no_predict, f"sil: ValueError: one label; {no_predict}", None, None],
+        "ars": [0.5, float("nan"), float("nan"), float("nan"), float("nan"), float("nan")],
+        "sil": [0.4, 0.5, 0.3, float("nan"), 0.2, float("nan")],
+    })
+    metrics = {"ars": {"on": "test"}, "sil": {"on": "test"}}
+    missing = uncomputed_metrics(scores, metrics)
+    # km has ars on its CV fold; a failed family is the failures' business; db's sil has one value.
+    assert missing.to_dict("records") == [
+        {"model": "db", "metric": "ars", "reason": no_predict.removeprefix("ars: ")}]

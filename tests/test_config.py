@@ -116,3 +116,56 @@ def test_fit_kwargs_enter_the_config_id():
     plain = check(supervised({"lr": base}))[0]["config_id"]
     weighted = check(supervised({"lr": {**base, "fit_kwargs": {"clf__sample_weight": None}}}))[0]["config_id"]
     assert plain != weighted
+
+
+def columnwise_config(tiny_config):
+    config = copy.deepcopy(tiny_config)
+    config["models"] = {"lr": {
+        "pipeline": [
+            {"name": "prep", "columns": [
+                {"name": "num", "select": "numeric", "estimator": "sklearn.preprocessing.StandardScaler"},
+                {"name": "cat", "select": ["island"], "estimator": "sklearn.preprocessing.OneHotEncoder"}]},
+            {"name": "clf", "estimator": "sklearn.linear_model.LogisticRegression"}],
+        "grid": {"clf__C": [1.0], "prep__cat__drop": [None, "first"]}}}
+    config["metrics"] = {"accuracy": "accuracy"}
+    config["selection"] = {}
+    return config
+
+
+def test_columnwise_steps_are_checked_like_estimators(tiny_config):
+    config = columnwise_config(tiny_config)
+    assert len(check(config)) == 2
+    config["models"]["lr"]["grid"]["prep__cat__dorp"] = ["first"]
+    with pytest.raises(ConfigError, match=r"models\.lr\.grid\.prep__cat__dorp: .* does not accept parameter "
+                                          r"'prep__cat__dorp'; did you mean 'prep__cat__drop'"):
+        check(config)
+    config = columnwise_config(tiny_config)
+    config["models"]["lr"]["pipeline"][0]["columns"][1]["estimator"] = "sklearn.preprocessing.OneHotEncodr"
+    with pytest.raises(ConfigError, match=r"exp\.yaml: models\.lr\.pipeline\[0\]\.columns\[1\]\.estimator: module "
+                                          r"'sklearn\.preprocessing' has no attribute 'OneHotEncodr'; did you mean "
+                                          r"'OneHotEncoder'\?$"):
+        check(config)
+    config = columnwise_config(tiny_config)
+    config["models"]["lr"]["pipeline"][0]["columns"][0]["kwargs"] = {"with_meen": False}
+    with pytest.raises(ConfigError, match=r"models\.lr: cannot build .* with its kwargs: .*with_meen"):
+        check(config)
+
+
+def test_a_factory_is_accepted_and_its_arguments_are_searchable(tiny_config, tmp_path, monkeypatch):
+    (tmp_path / "own_models.py").write_text(
+        "from sklearn.linear_model import LogisticRegression\n\n"
+        "def scaled_logreg(C=1.0, scale=True):\n"
+        "    from sklearn.pipeline import make_pipeline\n"
+        "    from sklearn.preprocessing import StandardScaler\n"
+        "    steps = [StandardScaler()] if scale else []\n"
+        "    return make_pipeline(*steps, LogisticRegression(C=C))\n\n"
+        "not_an_estimator = 3\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = columnwise_config(tiny_config)
+    config["models"] = {"own": {"estimator": "own_models.scaled_logreg",
+                                "grid": {"C": [0.1, 1.0], "scale": [True, False]}}}
+    assert [t["params"] for t in check(config)][:2] == [{"C": 0.1, "scale": True}, {"C": 0.1, "scale": False}]
+    config["models"]["own"]["estimator"] = "own_models.not_an_estimator"
+    with pytest.raises(ConfigError, match=r"models\.own\.estimator: 'own_models\.not_an_estimator' is neither an "
+                                          r"estimator class with fit\(\) nor a function that returns an estimator"):
+        check(config)

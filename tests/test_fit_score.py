@@ -102,3 +102,59 @@ def test_full_fold_has_no_test_rows(prepared, tmp_path):
 def test_unreadable_input_fails_loudly(prepared, tmp_path):
     with pytest.raises(FileNotFoundError):
         run_fit(prepared, tmp_path, params={"n_components": 2}, data=str(tmp_path / "missing.parquet"))
+
+
+CLUSTER_METRICS = metric_specs({
+    "silhouette": "silhouette",  # on the test fold
+    "silhouette_train": {"function": "sklearn.metrics.silhouette_score", "against": "features", "on": "train",
+                         "greater_is_better": True},
+    "ars_train": {"function": "sklearn.metrics.adjusted_rand_score", "on": "train", "greater_is_better": True},
+})
+SCALED = [{"name": "scale", "estimator": "sklearn.preprocessing.StandardScaler", "kwargs": {}},
+          {"name": "cluster", "estimator": "sklearn.cluster.AgglomerativeClustering", "kwargs": {}}]
+
+
+def test_a_clusterer_without_predict_is_scored_in_sample_on_its_fit_labels(prepared, tmp_path):
+    from sklearn.metrics import adjusted_rand_score, silhouette_score
+
+    fit_task(model="agglo", config_id="0123456789", fold="0", estimator=SCALED, kwargs={},
+             params={"cluster__n_clusters": 3}, features=FEATURES, label="species",
+             data=str(prepared / "data.parquet"), folds=split_file(prepared, "0"),
+             out_model=str(tmp_path / "m.joblib"), out_meta=str(tmp_path / "m.json"))
+    row = score_task(metrics=CLUSTER_METRICS, features=FEATURES, label="species", data=str(prepared / "data.parquet"),
+                     folds=split_file(prepared, "0"), fit_model=str(tmp_path / "m.joblib"),
+                     fit_meta=str(tmp_path / "m.json"), out_scores=str(tmp_path / "s.parquet"))
+    est = joblib.load(tmp_path / "m.joblib")
+    data = pd.read_parquet(prepared / "data.parquet")
+    train = data[pd.read_parquet(prepared / "folds.parquet")["0"] == 1]
+    labels = est.steps[-1][1].labels_
+    # f(X, labels) sees the rows as the clusterer did: scaled.
+    assert row["silhouette_train"] == pytest.approx(silhouette_score(est[:-1].transform(train[FEATURES]), labels))
+    assert row["ars_train"] == adjusted_rand_score(train["species"], labels)
+    assert math.isnan(row["silhouette"])
+    assert row["score_error"] == ("silhouette: AttributeError: AgglomerativeClustering has no predict, so it cannot "
+                                  "label rows it was not fitted on: out-of-sample metrics need predict (in-sample "
+                                  "ones, on: train, use its fit's labels)")
+
+
+def test_a_clusterer_with_predict_is_scored_on_the_test_fold_against_the_features(prepared, tmp_path):
+    from sklearn.metrics import silhouette_score
+
+    run_fit(prepared, tmp_path, params={"n_components": 3})
+    row = score_task(metrics=CLUSTER_METRICS, features=FEATURES, label="species", data=str(prepared / "data.parquet"),
+                     folds=split_file(prepared, "0"), fit_model=str(tmp_path / "m.joblib"),
+                     fit_meta=str(tmp_path / "m.json"), out_scores=str(tmp_path / "s.parquet"))
+    est = joblib.load(tmp_path / "m.joblib")
+    data = pd.read_parquet(prepared / "data.parquet")
+    test = data[pd.read_parquet(prepared / "folds.parquet")["0"] == 2]
+    assert row["silhouette"] == silhouette_score(test[FEATURES], est.predict(test[FEATURES]))
+    assert row["score_error"] is None
+
+
+def test_text_features_are_prepared_as_categoricals(tmp_path):
+    prepare_data(source="penguins", features=["bill_length_mm", "island", "sex"], label="species",
+                 out_data=str(tmp_path / "data.parquet"), out_summary=str(tmp_path / "summary.json"))
+    data = pd.read_parquet(tmp_path / "data.parquet")
+    assert data["island"].dtype == "category" and list(data["island"].cat.categories) == ["Biscoe", "Dream",
+                                                                                           "Torgersen"]
+    assert data["bill_length_mm"].dtype == "float64" and data["species"].dtype != "category"  # the label as read

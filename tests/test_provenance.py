@@ -32,3 +32,39 @@ def test_every_listed_module_exists():
     for names in provenance.STAGE_MODULES.values():
         for name in names:
             assert (provenance.PACKAGE_DIR / name).is_file(), name
+
+
+def test_own_modules_are_hashed_and_installed_ones_are_not(tmp_path, monkeypatch):
+    from manymodels.engine.provenance import own_code_hash
+
+    (tmp_path / "own_metric.py").write_text("def score(y, p):\n    return 1.0\n")
+    (tmp_path / "own_pkg").mkdir()
+    (tmp_path / "own_pkg" / "__init__.py").write_text("")
+    (tmp_path / "own_pkg" / "models.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert own_code_hash(["sklearn.metrics.accuracy_score", "manymodels.experiment.metrics.rmse"]) is None
+    assert own_code_hash(["no_such_module.f"]) is None  # the config check reports it
+    metric = own_code_hash(["sklearn.svm.SVC", "own_metric.score"])
+    package = own_code_hash(["own_pkg.models.Thing"])
+    assert metric and package and metric != package
+    (tmp_path / "own_pkg" / "helpers.py").write_text("Y = 2\n")  # any module of the package counts
+    assert own_code_hash(["own_pkg.models.Thing"]) != package
+    (tmp_path / "own_metric.py").write_text("def score(y, p):\n    return 2.0\n")
+    assert own_code_hash(["own_metric.score"]) != metric
+
+
+def test_a_copied_own_module_hashes_the_same(tmp_path, monkeypatch):
+    import importlib
+
+    from manymodels.engine.provenance import own_code_hash
+
+    for place in ("here", "there"):
+        (tmp_path / place).mkdir()
+        (tmp_path / place / "own_copied.py").write_text("A = 1\n")
+    hashes = []
+    for place in ("here", "there"):
+        with monkeypatch.context() as patch:
+            patch.syspath_prepend(str(tmp_path / place))
+            importlib.invalidate_caches()
+            hashes.append(own_code_hash(["own_copied.f"]))
+    assert hashes[0] is not None and hashes[0] == hashes[1]

@@ -186,3 +186,14 @@ def test_shard_pattern_matches_exactly_the_named_shards():
     import re
     assert re.fullmatch(uptodate.shard_pattern({"a", "0f"}), "0f") and not re.fullmatch(uptodate.shard_pattern({"a"}), "b")
     assert not re.fullmatch(uptodate.shard_pattern(set()), "a")
+
+
+def test_the_environment_covers_the_users_own_modules(finished_run, monkeypatch):
+    root, state = finished_run
+    (root / "own_metric.py").write_text("def score(y, p):\n    return 1.0\n")
+    monkeypatch.syspath_prepend(str(root))
+    config = {**state["config"], "metrics": {"s": {"function": "own_metric.score"}}}
+    assert uptodate.named_objects(config) == ["own_metric.score"]
+    before = environment_fingerprint(state["snakefile"], state["data_file"], config)
+    (root / "own_metric.py").write_text("def score(y, p):\n    return 2.0\n")
+    assert environment_fingerprint(state["snakefile"], state["data_file"], config) != before

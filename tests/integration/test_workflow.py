@@ -272,6 +272,13 @@ def test_failing_fits_become_rows_and_the_run_goes_on(tmp_path, base_config):
          "data.features: column 'bill_lenght_mm' is not in data source 'penguins'; did you mean 'bill_length_mm'?"),
         (lambda c: c["models"]["gmm"]["grid"].update(n_components={"from": 5, "to": 2}),
          "models.gmm.grid.n_components: the grid entry"),
+        # The data against the families, before any job: a text column, the label's kind.
+        (lambda c: c["data"].update(features=["bill_length_mm", "island"]),
+         "models.gmm (GaussianMixture): feature column 'island' of data source 'penguins' is not numeric"),
+        (lambda c: c.update(models={"ridge": {"estimator": "sklearn.linear_model.Ridge", "grid": {"alpha": [1.0]}}},
+                            metrics={"r2": "r2"}, selection={}),
+         "data.label: column 'species' of data source 'penguins' is not numeric (e.g. 'Adelie'), but models.ridge "
+         "(Ridge) is a regressor"),
     ],
 )
 def test_bad_config_stops_before_any_job_with_one_line_naming_its_file(tmp_path, base_config, mutate, message):

@@ -21,11 +21,11 @@ from manymodels.engine.internals import cache_function_signatures
 from manymodels.engine.console import show_run_summary, stop_on_bad_input
 from manymodels.engine.locks import register_run, remove_stale_locks, run_marker
 from manymodels.engine.pool import run_task, submit
-from manymodels.engine.provenance import STAGE_MODULES, code_hash
+from manymodels.engine.provenance import STAGE_MODULES, code_hash, own_code_hash
 from manymodels.engine.scheduling import on_start
 from manymodels.engine.uptodate import shard_fingerprints, shard_pattern, up_to_date_shards
 from manymodels.experiment.config import metric_specs, selection_metric, streaming_settings
-from manymodels.experiment.estimators import estimator_modules
+from manymodels.experiment.estimators import dotted_paths, estimator_modules
 from manymodels.experiment.schema import check_schema
 from manymodels.experiment.tasks import estimator_definition
 from manymodels.results.aggregate import shard_tasks
@@ -109,6 +109,14 @@ FINAL_MODEL = (
     else "fits/{model}/{config_id}/fold-full.joblib" if FULL_FOR_ALL else "models/{model}/{config_id}/fold-full.joblib"
 )
 CODE = {stage: code_hash(stage) for stage in STAGE_MODULES}
+# Modules of the user's own that a family's estimator or a metric comes from (None: none): a
+# change reruns that family's fits, or every score.
+OWN_CODE = {
+    model: own_code_hash(path for _, path in dotted_paths(estimator_definition(spec)))
+    for model, spec in config["models"].items()
+}
+METRIC_CODE = own_code_hash(spec["function"] for spec in METRICS.values() if "function" in spec)
+SCORE_CODE = CODE["score"] if METRIC_CODE is None else f"{CODE['score']}+{METRIC_CODE}"
 
 # On a cluster, each (fit, score) pair of one (configuration, fold) is a component of group
 # fit_score (--group-components, in profiles/default, bundles them into submissions), and fits and
@@ -189,7 +197,8 @@ def fit_params(wildcards):
     return {
         "task": {key: task[key] for key in ("estimator", "kwargs", "fit_kwargs", "params")},
         "streaming": {"streaming": STREAMING} if wildcards.get("fold") == "stream" else {},
-        "provenance": {"code": CODE["fit"], "version": VERSIONS[wildcards.model]},
+        "provenance": {"code": CODE["fit"], "version": VERSIONS[wildcards.model]}
+        | ({"own_code": OWN_CODE[wildcards.model]} if OWN_CODE[wildcards.model] else {}),
     }
 
 

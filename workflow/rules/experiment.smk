@@ -11,6 +11,12 @@ from manymodels.engine.console import stop_on_bad_input
 from manymodels.experiment.layout import config_file_of, experiment_name, logs_dir, results_dir
 
 CONFIG_FILE = os.path.normpath(config_file_of(workflow.overwrite_configfiles))
+# Modules of your own beside the config file (an estimator, a factory, a transformer, a metric)
+# import by name: the config's folder is on the import path of this process, of the pool workers
+# (which start with it) and of cluster jobs (whose Snakemake reads this file too). Appended, so a
+# module there never shadows an installed package.
+if (_config_dir := os.path.dirname(os.path.abspath(CONFIG_FILE))) not in sys.path:
+    sys.path.append(_config_dir)
 with stop_on_bad_input():
     EXPERIMENT = experiment_name(config, CONFIG_FILE)
 

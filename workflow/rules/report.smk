@@ -3,7 +3,8 @@
 
 rule plot_metric:
     input:
-        "<results>/summary.parquet",
+        summary="<results>/summary.parquet",
+        scores="<results>/scores.parquet",
     output:
         report(
             "<results>/plots/{model}/{metric}.png",
@@ -22,7 +23,8 @@ rule plot_metric:
         run_task(
             "manymodels.results.plots:plot_metric",
             **POOL,
-            summary=input[0],
+            summary=input.summary,
+            scores=input.scores,
             model=wildcards.model,
             metric=wildcards.metric,
             spec=params.spec,

@@ -19,7 +19,7 @@ rule score_model:
     params:
         metrics=METRICS,
         data=DATA,
-        code=CODE["score"],
+        code=SCORE_CODE,
     run:
         score_job(input, output, params, log)
 
@@ -37,6 +37,6 @@ rule score_refit:
     params:
         metrics=METRICS,
         data=DATA,
-        code=CODE["score"],
+        code=SCORE_CODE,
     run:
         score_job(input, output, params, log)

@@ -18,7 +18,9 @@ FINAL_TARGETS = final_targets(EXPERIMENT)
 UNCHANGED_TARGETS = RUN_FINGERPRINT = ENVIRONMENT = None
 if workflow.is_main_process:
     _source = config.get("data", {}).get("source") if isinstance(config.get("data"), dict) else None
-    ENVIRONMENT = environment_fingerprint(Path(workflow.main_snakefile), _source if isinstance(_source, str) else None)
+    ENVIRONMENT = environment_fingerprint(
+        Path(workflow.main_snakefile), _source if isinstance(_source, str) else None, config
+    )
     RUN_FINGERPRINT = fingerprint(config, ENVIRONMENT)
     UNCHANGED_TARGETS = unchanged_targets(EXPERIMENT, RUN_FINGERPRINT, sys.argv[1:])
 if UNCHANGED_TARGETS:

@@ -35,3 +35,50 @@ def code_hash(stage: str) -> str:
         digest.update(name.encode())
         digest.update((PACKAGE_DIR / name).read_bytes())
     return digest.hexdigest()[:16]
+
+
+def own_code_hash(dotted_paths) -> str | None:
+    """Hash of the source of the user's own modules among those the dotted paths (estimators,
+    transformers, metric functions) come from: modules outside the Python installation and its
+    environments, and outside this package (whose code :func:`code_hash` covers). For a module of a
+    package, every module of that package. None when every module is installed.
+
+    Editing such a module then reruns the jobs that use it, as editing the package's own code does
+    (an installed package's version is recorded instead).
+    """
+    files = dict(sorted({item for path in dotted_paths for item in _own_files(path.rpartition(".")[0])}))
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for name, path in files.items():  # by name, not place: a copied project hashes the same
+        digest.update(name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _own_files(module: str) -> list[tuple[str, Path]]:
+    """(name relative to the import path, file) of the top-level module or package of ``module``."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(module.split(".")[0])
+    except (ImportError, ValueError):
+        return []  # the config check names modules that do not import
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return []
+    origin = Path(spec.origin).resolve()
+    if _installed(origin):
+        return []
+    if spec.submodule_search_locations:  # a package: all of it
+        root = origin.parent.parent
+        return [(str(p.relative_to(root)), p) for p in sorted(origin.parent.rglob("*.py")) if "__pycache__" not in p.parts]
+    return [(origin.name, origin)]
+
+
+def _installed(path: Path) -> bool:
+    import sys
+    import sysconfig
+
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *sysconfig.get_paths().values()}
+    roots = [Path(r).resolve() for r in roots if r]
+    return path.is_relative_to(PACKAGE_DIR) or any(path.is_relative_to(root) for root in roots)

@@ -30,6 +30,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ..experiment.layout import results_dir, state_dir
+from .provenance import own_code_hash
 from ..task.io import read_json, write_json
 
 # The final outputs of a run, relative to its experiment's results directory.
@@ -95,10 +96,13 @@ def _hash_tree(digest, root: Path) -> None:
         digest.update(path.read_bytes())
 
 
-def environment_fingerprint(snakefile: Path, data_file: str | None) -> str:
+def environment_fingerprint(snakefile: Path, data_file: str | None, config: dict | None = None) -> str:
     """Hash of what decides the results besides the config: the workflow's code (Snakefile, rules,
-    schemas, the package), the installed packages and Python, and the data file's size and mtime."""
+    schemas, the package), the installed packages and Python, the data file's size and mtime, and
+    the source of the user's own modules the config names (estimators, transformers, metrics)."""
     digest = hashlib.sha256()
+    if config is not None:
+        digest.update(str(own_code_hash(named_objects(config))).encode())
     digest.update(snakefile.read_bytes())
     _hash_tree(digest, snakefile.parent / "workflow")
     versions = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
@@ -107,6 +111,17 @@ def environment_fingerprint(snakefile: Path, data_file: str | None) -> str:
         stat = Path(data_file).stat()
         digest.update(f"{data_file}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()
+
+
+def named_objects(value) -> list[str]:
+    """Every dotted path a config names as an estimator or a metric function (read leniently: the
+    config has not been checked yet)."""
+    if isinstance(value, dict):
+        found = [v for k, v in value.items() if k in ("estimator", "function") and isinstance(v, str) and "." in v]
+        return found + [p for v in value.values() for p in named_objects(v)]
+    if isinstance(value, list):
+        return [p for v in value for p in named_objects(v)]
+    return []
 
 
 def fingerprint(config: dict, environment: str) -> str:

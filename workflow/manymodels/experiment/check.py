@@ -8,8 +8,10 @@ the Snakemake process a seconds-long import of its own.
 from __future__ import annotations
 
 from .. import ConfigError, DataError
-from .config import check_config
+from .config import check_config, selected_columns
+from .datacheck import check_models_fit_data
 from .data import data_columns, fold_names, source_columns, source_file
+from .suggest import with_hint
 from .estimators import package_version
 from .tasks import estimator_definition
 
@@ -27,6 +29,11 @@ def check_experiment(*, config: dict, config_file: str) -> dict:
         data = config["data"]
         features = data_columns(data, source_columns(data["source"]), config_file=config_file)
         path = source_file(data["source"])
+        where = f"data source {data['source']!r}" if isinstance(data["source"], str) else (
+            f"data generator {data['source'].get('generator')!r}")
+        _check_selected_columns(config, features, where=where, config_file=config_file)
+        if not config.get("streaming"):
+            check_models_fit_data(config=config, tasks=tasks, features=features, where=where, config_file=config_file)
         folds = fold_names(config["cv"])
     except (ConfigError, DataError) as exc:
         if str(exc).startswith(f"{config_file}: "):
@@ -39,3 +46,12 @@ def check_experiment(*, config: dict, config_file: str) -> dict:
         "features": features,
         "versions": {name: package_version(estimator_definition(spec)) for name, spec in config["models"].items()},
     }
+
+
+def _check_selected_columns(config: dict, features: list[str], *, where: str, config_file: str) -> None:
+    """Columns a column-wise step selects by name must be features."""
+    for model, spec in config["models"].items():
+        for key, column in selected_columns(spec, f"models.{model}"):
+            if column not in features:
+                raise DataError(with_hint(f"{config_file}: {key}: column '{column}' is not a feature column of {where}",
+                                          column, features))

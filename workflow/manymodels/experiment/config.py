@@ -13,7 +13,7 @@ import inspect
 from typing import Any
 
 from .. import ConfigError
-from .estimators import class_name, make_estimator
+from .estimators import class_name, dotted_paths, factory_parameters, make_estimator
 from .grid import expand_grid, sample_points
 from .metrics import BUILTIN_METRICS
 from .suggest import with_hint
@@ -52,22 +52,58 @@ def _submodules(package: str) -> list[str]:
 
 def _prototype(spec: dict, *, key: str, config_file: str):
     """An unfitted instance of a family's estimator (with its fixed kwargs), to check names against."""
-    steps = spec["pipeline"] if "pipeline" in spec else [{"name": None, "estimator": spec["estimator"]}]
-    for i, step in enumerate(steps):
-        where = f"{key}.pipeline[{i}].estimator" if "pipeline" in spec else f"{key}.estimator"
-        cls = import_object(step["estimator"], key=where, config_file=config_file)
-        if not inspect.isclass(cls) or not hasattr(cls, "fit"):
-            raise ConfigError(f"{config_file}: {where}: '{step['estimator']}' is not an estimator class with fit()")
     definition = estimator_definition(spec)
+    for where, path in dotted_paths(definition, key):
+        maker = import_object(path, key=where, config_file=config_file)
+        estimator_class = inspect.isclass(maker) and hasattr(maker, "fit")
+        factory = callable(maker) and not inspect.isclass(maker)
+        if not (estimator_class or factory):
+            raise ConfigError(f"{config_file}: {where}: '{path}' is neither an estimator class with fit() nor a "
+                              "function that returns an estimator")
     try:
-        return make_estimator(definition)
+        est = make_estimator(definition)
     except TypeError:  # a class with required arguments: they must be among the fixed kwargs
-        pass
-    try:
-        return make_estimator(definition, {k: v for k, v in spec.get("kwargs", {}).items() if "__" not in k})
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{config_file}: {key}: cannot build {class_name(estimator_definition(spec))} "
-                          f"with its kwargs: {exc}") from exc
+        est = None
+    if est is None:
+        try:
+            est = make_estimator(definition, {k: v for k, v in spec.get("kwargs", {}).items() if "__" not in k})
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{config_file}: {key}: cannot build {class_name(definition)} with its kwargs: {exc}") from exc
+    if not hasattr(est, "fit"):
+        raise ConfigError(f"{config_file}: {key}.estimator: '{definition}' returned {type(est).__name__}, not an "
+                          "estimator with fit()")
+    return est
+
+
+def accepted_parameters(spec: dict, est) -> set[str]:
+    """The parameter names a family's kwargs and grid may set: the estimator's (nested ones as
+    step__param), and a factory's own arguments."""
+    accepted = set(est.get_params(deep=True))
+    definition = estimator_definition(spec)
+    if isinstance(definition, str):
+        from .estimators import import_object as load
+
+        maker = load(definition)
+        if not inspect.isclass(maker):
+            accepted |= factory_parameters(maker) or set()
+    return accepted
+
+
+def selected_columns(spec: dict, key: str) -> list[tuple[str, str]]:
+    """(config key, column) for every column a family's column-wise steps select by name."""
+    named = []
+
+    def walk(steps, key):
+        for i, step in enumerate(steps):
+            for j, part in enumerate(step.get("columns", [])):
+                where = f"{key}.pipeline[{i}].columns[{j}]"
+                if isinstance(part["select"], list):
+                    named.extend((f"{where}.select", column) for column in part["select"])
+                if "pipeline" in part:
+                    walk(part["pipeline"], where)
+
+    walk(spec.get("pipeline", []), key)
+    return named
 
 
 def family_points(spec: dict, *, key: str) -> list[dict]:
@@ -85,7 +121,7 @@ def check_config(config: dict, *, config_file: str) -> list[dict]:
         key = f"models.{name}"
         est = prototypes[name] = _prototype(spec, key=key, config_file=config_file)
         points[name] = family_points(spec, key=f"{config_file}: {key}")
-        accepted = set(est.get_params(deep=True))
+        accepted = accepted_parameters(spec, est)
         search = "grid" if "grid" in spec else "random.distributions"
         used = {f"{key}.kwargs.{p}": p for p in spec.get("kwargs", {})}
         used.update({f"{key}.{search}.{p}": p for point in points[name] for p in point})

@@ -97,6 +97,43 @@ def _generate(spec: dict):
     return frame
 
 
+def sample_source(source, columns: list[str], n_rows: int):
+    """The first ``n_rows`` rows of a source (its ``columns`` only): enough to check column types
+    and the label before any job, without reading a large file whole."""
+    path = source_file(source)
+    if path is None:
+        return load_source(source, columns).head(n_rows)
+    try:
+        if path.suffix.lower() == ".csv":
+            import pandas as pd
+
+            return pd.read_csv(path, usecols=columns, nrows=n_rows)[columns]
+        import pyarrow.parquet as pq
+
+        batch = next(pq.ParquetFile(path).iter_batches(batch_size=n_rows, columns=columns), None)
+        return (batch.to_pandas() if batch is not None else pq.read_schema(path).empty_table().to_pandas())[columns]
+    except Exception as exc:  # any parser failure means the file is unusable as configured
+        raise DataError(f"data file '{path}' cannot be read: {type(exc).__name__}: {exc}") from exc
+
+
+def as_model_input(frame, features: list[str]):
+    """The frame with every feature column that is not numeric (strings, mixed values) as a pandas
+    categorical, in place: column-wise steps select them as 'categorical', encoders and estimators
+    with native categorical support (HistGradientBoosting*) take them as they are."""
+    from pandas.api.types import is_numeric_dtype
+
+    for column in features:
+        if not is_numeric_dtype(frame[column]) and frame[column].dtype != "category":
+            frame[column] = frame[column].astype(str).astype("category")
+    return frame
+
+
+def non_numeric(frame, features: list[str]) -> list[str]:
+    from pandas.api.types import is_numeric_dtype
+
+    return [c for c in features if not is_numeric_dtype(frame[c])]
+
+
 def source_columns(source) -> list[str]:
     """Column names of a source; a file's header is read without loading its rows."""
     path = source_file(source)

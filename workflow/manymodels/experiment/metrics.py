@@ -30,6 +30,12 @@ BUILTIN_METRICS = {
     "relative_score": {"progressive": "relative", "greater_is_better": True},
     # clustering against reference labels
     "ars": {"function": "sklearn.metrics.adjusted_rand_score", "greater_is_better": True},
+    # clustering against the data: f(X, labels), X as the final step sees it
+    "silhouette": {"function": "sklearn.metrics.silhouette_score", "against": "features", "greater_is_better": True},
+    "calinski_harabasz": {"function": "sklearn.metrics.calinski_harabasz_score", "against": "features",
+                          "greater_is_better": True},
+    "davies_bouldin": {"function": "sklearn.metrics.davies_bouldin_score", "against": "features",
+                       "greater_is_better": False},
 }
 
 

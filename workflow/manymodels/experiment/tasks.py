@@ -30,10 +30,28 @@ def derive_seed(identity: str) -> int:
 
 
 def estimator_definition(spec: dict) -> str | list[dict]:
-    """A family's estimator: its dotted path, or its pipeline steps with their kwargs."""
+    """A family's estimator: its dotted path, or its pipeline steps with their kwargs (see
+    :mod:`manymodels.experiment.estimators`)."""
     if "pipeline" in spec:
-        return [{"name": s["name"], "estimator": s["estimator"], "kwargs": s.get("kwargs", {})} for s in spec["pipeline"]]
+        return _steps(spec["pipeline"])
     return spec["estimator"]
+
+
+def _steps(steps: list[dict]) -> list[dict]:
+    return [_column_step(s) if "columns" in s else {"name": s["name"], "estimator": s["estimator"],
+                                                   "kwargs": s.get("kwargs", {})} for s in steps]
+
+
+def _column_step(step: dict) -> dict:
+    parts = []
+    for part in step["columns"]:
+        if "pipeline" in part:
+            parts.append({"name": part["name"], "select": part["select"], "pipeline": _steps(part["pipeline"])})
+        else:
+            parts.append({"name": part["name"], "select": part["select"], "estimator": part["estimator"],
+                          "kwargs": part.get("kwargs", {})})
+    return {"name": step["name"], "columns": parts, "remainder": step.get("remainder", "drop"),
+            "kwargs": step.get("kwargs", {})}
 
 
 def expand_tasks(models: dict[str, dict], points: dict[str, list[dict]]) -> list[dict]:

@@ -175,6 +175,27 @@ def family_params(table: pd.DataFrame, model: str) -> list[str]:
     return [name for name in param_columns(table) if name in present]
 
 
+def uncomputed_metrics(scores: pd.DataFrame, metrics: dict) -> pd.DataFrame:
+    """The metrics a family has no value of although its fits succeeded, with the reason its score
+    rows give (e.g. out-of-sample metrics of a clusterer without predict): one row per (model,
+    metric) with columns model, metric, reason."""
+    rows = []
+    ok = scores[scores["status"] == "ok"]
+    for metric, spec in metrics.items():
+        if "progressive" in spec:
+            continue
+        # The rows a metric ranks by: CV folds for out-of-sample metrics, the full fit for in-sample ones.
+        ranked = ok[(ok["fold"] == "full") == (spec["on"] == "train")]
+        for model, group in ranked.groupby("model", sort=False):
+            if group[metric].isna().all():
+                prefix = f"{metric}: "
+                reasons = [part.removeprefix(prefix) for text in group["score_error"].dropna()
+                           for part in text.split("; ") if part.startswith(prefix)]
+                reason = pd.Series(reasons).mode().iloc[0] if reasons else "no value in any score row"
+                rows.append({"model": model, "metric": metric, "reason": reason})
+    return pd.DataFrame(rows, columns=["model", "metric", "reason"])
+
+
 def metric_value_column(metric: str, spec: dict) -> str:
     """Column that ranks configurations by a metric: the CV mean, or the full fit for in-sample metrics."""
     return f"{metric}_full" if spec["on"] == "train" else f"{metric}_mean"

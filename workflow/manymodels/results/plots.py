@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..task.io import atomic_path, load_checked_model, read_json
-from .aggregate import family_params, metric_value_column, param_columns
+from .aggregate import family_params, metric_value_column, param_columns, uncomputed_metrics
 from .formatting import format_value
 
 
@@ -30,8 +30,10 @@ def _plottable(column: pd.Series):
     return column.map(lambda v: format_value(v.tolist() if isinstance(v, np.ndarray) else v)).to_numpy()
 
 
-def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | None, out: str) -> None:
-    """Plot one metric of one model family against a hyperparameter and save a PNG."""
+def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | None, out: str,
+                scores: str | None = None) -> None:
+    """Plot one metric of one model family against a hyperparameter and save a PNG (or, when
+    there is nothing to draw, a figure that says why: ``scores`` gives the reason)."""
     table = pd.read_parquet(summary)
     params = family_params(table, model)
     table = table[table["model"] == model].copy()
@@ -44,9 +46,13 @@ def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | N
     fig = _figure()
     ax = fig.subplots()
     if not params or table[column].isna().all():
-        why = "no configuration has a value" if params else "the family has no hyperparameters to plot against"
-        _say(ax, f"{model}: {metric}", f"Nothing to plot: {why} (every fit failed, or the metric could not be "
-                                        "computed; see the failures in the report).")
+        if not params:
+            why = "the family has no hyperparameters to plot against."
+        elif reason := _uncomputed_reason(scores, model, metric, spec):
+            why = f"{metric} could not be computed for this family: {reason}."
+        else:
+            why = "no configuration has a value (every fit failed; see the failures in the report)."
+        _say(ax, f"{model}: {metric}", f"Nothing to plot: {why}")
         with atomic_path(out) as tmp:
             fig.savefig(tmp, dpi=110, format="png")
         return
@@ -79,6 +85,14 @@ def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | N
         ax.legend(fontsize="small", title=", ".join(others) or None)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
+
+
+def _uncomputed_reason(scores: str | None, model: str, metric: str, spec: dict) -> str | None:
+    if scores is None:
+        return None
+    table = pd.read_parquet(scores, columns=["model", "fold", "status", "score_error", metric])
+    missing = uncomputed_metrics(table[table["model"] == model], {metric: spec})
+    return missing["reason"].iloc[0] if len(missing) else None
 
 
 def _say(ax, title: str, message: str) -> None:

@@ -6,11 +6,12 @@ import html
 import json
 import os
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pandas as pd
 
 from ..task.io import atomic_path, read_json
-from .aggregate import failures, family_params, metric_value_column
+from .aggregate import failures, family_params, metric_value_column, uncomputed_metrics
 from .formatting import (
     format_bytes,
     format_number,
@@ -118,12 +119,27 @@ def _ranking(summary: pd.DataFrame, choices: dict, metrics: dict) -> str:
     return text + "</p>" + _table(ranking_table(summary, choices, metrics))
 
 
-def _selection_section(summary: pd.DataFrame, choices: dict, metrics: dict) -> str:
+def _uncomputed_text(missing: pd.DataFrame) -> str:
+    """One sentence per family and reason for the metrics it has no value of."""
+    parts = []
+    for (model, reason), rows in missing.groupby(["model", "reason"], sort=False):
+        names = ", ".join(rows["metric"])
+        parts.append(f"<p><b>{html.escape(model)}</b> has no value of {html.escape(names)} ({html.escape(reason)}); "
+                     "those plots are left out and the family is compared on the metrics it has.</p>")
+    return "".join(parts)
+
+
+def _selection_section(summary: pd.DataFrame, choices: dict, metrics: dict, missing: pd.DataFrame) -> str:
     """What was chosen and why: the ranking of the families and each family's choice."""
-    parts = [_ranking(summary, choices, metrics)]
+    parts = [_ranking(summary, choices, metrics), _uncomputed_text(missing)]
+    unchosen = set(missing.loc[missing["metric"] == choices["selection_metric"], "model"])
     for model, choice in choices["models"].items():
         chosen, one = choice["chosen"], choice["one_se"]
         text = f"<p><b>{html.escape(model)}</b>: "
+        if not chosen and model in unchosen:
+            parts.append(text + f"no configuration could be chosen: it has no value of the selection metric "
+                                f"{html.escape(choices['selection_metric'])} (see above).</p>")
+            continue
         if not chosen:
             parts.append(text + "no configuration could be chosen: every fit failed (see the failures).</p>")
             continue
@@ -167,7 +183,10 @@ def write_report(
     started = read_json(run_marker)["started"] if run_marker and os.path.exists(run_marker) else None
     counts = task_counts(table, started)
     base = os.path.dirname(os.path.abspath(out))
-    selection_html = _selection_section(summ, choices, metrics)
+    missing = uncomputed_metrics(table, metrics)
+    left_out = {os.path.join(m, f"{metric}.png") for m, metric in zip(missing["model"], missing["metric"])}
+    plots = [p for p in plots if os.path.join(*Path(p).parts[-2:]) not in left_out]
+    selection_html = _selection_section(summ, choices, metrics, missing)
     tables = {model: _top_configurations(summ, model, metrics, choice["selection_metric"])
               for model, choice in choices["models"].items()}
     fails = failures(table)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import DataError
-from ..experiment.data import TEST, TRAIN, UNUSED, load_source, make_splitter, source_file
+from ..experiment.data import TEST, TRAIN, UNUSED, as_model_input, load_source, make_splitter, source_file
 from .io import write_json, write_parquet
 
 
@@ -16,7 +16,7 @@ def prepare_data(
     columns = list(dict.fromkeys(features + [c for c in (label, groups) if c]))
     frame = load_source(source, columns)
     complete = frame.notna().all(axis=1)
-    used = frame[complete].reset_index(drop=True)
+    used = as_model_input(frame[complete].reset_index(drop=True), features)
     if used.empty:
         raise DataError(f"data source {source!r}: no row has all of the columns {columns}")
     summary = {

@@ -6,10 +6,9 @@ import math
 import time
 from datetime import datetime, timezone
 
-from ..experiment.estimators import import_object
+from ..experiment.estimators import final_step, import_object
 from ..experiment.tasks import SCORE_COLUMNS
 from .io import load_split, read_json, write_parquet
-
 
 
 def score_schema(metric_names: list[str]):
@@ -27,17 +26,42 @@ def response_method(spec: dict, est):
     for name in wanted:
         if hasattr(est, name):
             return getattr(est, name)
-    raise AttributeError(f"{type(est).__name__} has none of {', '.join(wanted)}")
+    raise AttributeError(f"{type(final_step(est)).__name__} has none of {', '.join(wanted)}")
+
+
+def response_values(spec: dict, est, X):
+    """What a function metric scores: the response method's output on ``X``. A clusterer without
+    predict (AgglomerativeClustering, DBSCAN, ...) has labels only for the rows it was fitted on:
+    those serve in-sample metrics (``on: train``); out-of-sample ones cannot be computed."""
+    wanted = spec["response"] if isinstance(spec["response"], list) else [spec["response"]]
+    learner = final_step(est)
+    if wanted == ["predict"] and not hasattr(est, "predict") and hasattr(learner, "labels_"):
+        if spec["on"] == "train":
+            return learner.labels_
+        raise AttributeError(f"{type(learner).__name__} has no predict, so it cannot label rows it was not fitted on: "
+                             "out-of-sample metrics need predict (in-sample ones, on: train, use its fit's labels)")
+    return response_method(spec, est)(X)
+
+
+def model_space(est, X):
+    """The rows as the final step of a pipeline sees them (after its transformers)."""
+    if hasattr(est, "steps") and len(est.steps) > 1:
+        return est[:-1].transform(X)
+    return X
 
 
 def compute_metric(spec: dict, est, X, y) -> float:
-    """One metric on the given rows; NaN when there are no rows (e.g. no held-out test set)."""
+    """One metric on the given rows; NaN when there are no rows (e.g. no held-out test set).
+
+    A function metric is f(y_true, response), or f(X, response) when it is ``against: features``
+    (silhouette, Calinski-Harabasz, ...: X as the final step sees it)."""
     if len(X) == 0:
         return math.nan
     if "function" in spec:
-        response = response_method(spec, est)(X)
+        response = response_values(spec, est, X)
         options = {"labels": est.classes_} if spec.get("labels") and hasattr(est, "classes_") else {}
-        return float(import_object(spec["function"])(y, response, **options))
+        first = model_space(est, X) if spec.get("against") == "features" else y
+        return float(import_object(spec["function"])(first, response, **options))
     method = getattr(est, spec["method"])
     return float(method(X, y) if spec.get("needs_y") else method(X))
 
