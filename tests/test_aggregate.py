@@ -33,7 +33,7 @@ def score_files(tmp_path):
                    "status": "failed" if failed else "ok", "error_type": "ValueError" if failed else None,
                    "error": "boom" if failed else None, "fit_seconds": 0.1,
                    "ars": ars, "bic": BIC[k] if fold == "full" else 100.0}
-            path = tmp_path / "scores" / config["config_id"] / f"fold-{fold}.parquet"
+            path = tmp_path / "scores" / "gmm" / config["config_id"] / f"fold-{fold}.parquet"
             write_row(row, METRICS, str(path))
             files.append(str(path))
     return files
@@ -186,3 +186,16 @@ def test_metrics_a_family_has_no_value_of_are_named_with_their_reason():
     # km has ars on its CV fold; a failed family is the failures' business; db's sil has one value.
     assert missing.to_dict("records") == [
         {"model": "db", "metric": "ars", "reason": no_predict.removeprefix("ars: ")}]
+
+
+def test_gathering_refuses_a_score_file_of_another_task(tmp_path, score_files):
+    from manymodels.results.aggregate import gather_scores
+    from manymodels.task.io import IntegrityError
+
+    a, b = score_files[0], score_files[5]
+    data_a, data_b = open(a, "rb").read(), open(b, "rb").read()
+    open(a, "wb").write(data_b)
+    open(b, "wb").write(data_a)
+    with pytest.raises(IntegrityError, match=r"fold-0\.parquet: it holds the row of gmm 0000000001 fold 1, not that "
+                                             r"of gmm 0000000000 fold 0; run `manymodels verify --repair`"):
+        gather_scores(score_files=score_files, metric_names=list(METRICS), out=str(tmp_path / "shard.parquet"))

@@ -141,3 +141,48 @@ def test_bad_input_stops_with_one_line_and_status_one(caplog):
             raise ConfigError("configs/x.yaml: metrics.acc: 'acuracy' is not a built-in metric")
     assert stopped.value.code == 1
     assert caplog.messages == ["configs/x.yaml: metrics.acc: 'acuracy' is not a built-in metric"]
+
+
+@pytest.mark.parametrize("first_sign", [
+    record("Will exit after finishing currently running jobs (scheduler)."),
+    record("Terminating processes on user request, this might take some time."),
+    record("StoppedOnRequest in file rules/fit.smk, line 20:\nstopped on request; rerun the same command to resume",
+           level=logging.ERROR, event=LogEvent.ERROR),
+])
+def test_a_stop_request_is_one_line_and_its_consequences_are_left_to_the_log(first_sign):
+    h = handler()
+    h.emit(first_sign)
+    h.emit(record("TerminatedWorkerError: ... a segmentation fault ...", level=logging.ERROR, event=LogEvent.ERROR))
+    h.emit(record(level=logging.ERROR, event=LogEvent.JOB_ERROR, rule_name="fit_model", log=[], output=["a.joblib"]))
+    h.emit(record("WorkflowError:\nAt least one job did not complete successfully.", level=logging.ERROR))
+    h.emit(record("Complete log(s): .snakemake/log/x.log"))
+    assert h.stream.getvalue().splitlines() == [plugin.STOPPED, "Complete log(s): .snakemake/log/x.log"]
+    assert h.state.failed == {"fit_model": 1}
+
+
+def test_a_full_disk_is_one_line_with_the_path_and_its_free_space(tmp_path):
+    h = handler()
+    error = f"OSError in file x.smk, line 3:\n[Errno 28] No space left on device: '{tmp_path}/results/x.parquet'"
+    h.emit(record(error, level=logging.ERROR, event=LogEvent.ERROR))
+    h.emit(record("--- Logging error ---\nOSError: [Errno 28] No space left on device", level=logging.ERROR))
+    h.emit(record("Error recording metadata for finished job ([Errno 28] No space left on device). Please ensure "
+                  "write permissions for the directory .snakemake", level=logging.ERROR))
+    (line,) = h.stream.getvalue().splitlines()
+    assert line.startswith(f"Disk full: no space left on the device of {tmp_path}/results/x.parquet (")
+    assert line.endswith(" free); free some space, then rerun the same command to resume.")
+    assert not logging.raiseExceptions  # no "--- Logging error ---" traceback from Snakemake's log file handler
+
+
+def test_a_held_lock_names_the_directory_and_not_unlock():
+    h = handler()
+    h.emit(record("LockException:\nError: Directory cannot be locked. Please make sure that no other Snakemake "
+                  "process is trying to create the same files in the following directory:\n/data/wf\nIf you are "
+                  "sure ... It can be removed with the --unlock argument.", level=logging.ERROR, event=LogEvent.ERROR))
+    assert h.stream.getvalue() == ("Another run is writing the same files in /data/wf: wait for it to finish, then "
+                                   "rerun (a killed run's locks are removed by the next run, no --unlock needed).\n")
+
+
+def test_other_errors_are_printed_as_they_come():
+    h = handler()
+    h.emit(record("ValueError: something else", level=logging.ERROR, event=LogEvent.ERROR))
+    assert h.stream.getvalue() == "ValueError: something else\n" and h.fault is None

@@ -1,6 +1,5 @@
 import numpy as np
 import pandas as pd
-import pytest
 import sklearn
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline

@@ -29,13 +29,20 @@ def prepared(tmp_path_factory):
     return d
 
 
+def artifact(tmp_path, ext, fold="0", model="gmm"):
+    """A task's file where the workflow keeps it: fits/<model>/<config_id>/fold-<fold>.<ext>."""
+    path = tmp_path / "fits" / model / "0123456789" / f"fold-{fold}.{ext}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def run_fit(prepared, tmp_path, *, params, fold="0", kwargs=None, data=None):
-    out = {"out_model": str(tmp_path / "m.joblib"), "out_meta": str(tmp_path / "m.json")}
+    out = {"out_model": str(artifact(tmp_path, "joblib", fold)), "out_meta": str(artifact(tmp_path, "json", fold))}
     log = fit_task(model="gmm", config_id="0123456789", fold=fold, estimator="sklearn.mixture.GaussianMixture",
                    kwargs=kwargs if kwargs is not None else {"random_state": 0}, params=params,
                    features=FEATURES, label="species", data=data or str(prepared / "data.parquet"),
                    folds=split_file(prepared, fold), **out)
-    return log["log"], json.loads((tmp_path / "m.json").read_text())
+    return log["log"], json.loads(artifact(tmp_path, "json", fold).read_text())
 
 
 def split_file(prepared, fold):
@@ -44,13 +51,13 @@ def split_file(prepared, fold):
 
 def run_score(prepared, tmp_path, fold="0"):
     return score_task(metrics=METRICS, features=FEATURES, label="species", data=str(prepared / "data.parquet"),
-                      folds=split_file(prepared, fold), fit_model=str(tmp_path / "m.joblib"),
-                      fit_meta=str(tmp_path / "m.json"), out_scores=str(tmp_path / "s.parquet"))
+                      folds=split_file(prepared, fold), fit_model=str(artifact(tmp_path, "joblib", fold)),
+                      fit_meta=str(artifact(tmp_path, "json", fold)), out_scores=str(tmp_path / "s.parquet"))
 
 
 def test_fit_saves_the_estimator_and_its_metadata(prepared, tmp_path):
     log, meta = run_fit(prepared, tmp_path, params={"n_components": 3})
-    est = joblib.load(tmp_path / "m.joblib")
+    est = joblib.load(artifact(tmp_path, "joblib"))
     assert est.n_components == 3 and hasattr(est, "means_")
     assert meta["status"] == "ok" and meta["n_train"] == 228 and meta["converged"] is True
     assert meta["fit_seconds"] > 0 and meta["n_iter"] >= 1 and meta["seed"] == 0
@@ -68,7 +75,7 @@ def test_failing_fit_is_recorded_and_scored_as_nan(prepared, tmp_path):
     log, meta = run_fit(prepared, tmp_path, params={"n_components": 300})
     assert meta["status"] == "failed" and meta["error_type"] == "ValueError"
     assert "n_components = 300" in meta["error"]
-    assert joblib.load(tmp_path / "m.joblib") is None
+    assert joblib.load(artifact(tmp_path, "joblib")) is None
     assert "Traceback" in log
     row = run_score(prepared, tmp_path)
     assert row["status"] == "failed" and all(math.isnan(row[m]) for m in METRICS)
@@ -79,7 +86,7 @@ def test_failing_fit_is_recorded_and_scored_as_nan(prepared, tmp_path):
 def test_score_computes_test_and_in_sample_metrics(prepared, tmp_path):
     run_fit(prepared, tmp_path, params={"n_components": 3})
     row = run_score(prepared, tmp_path)
-    est = joblib.load(tmp_path / "m.joblib")
+    est = joblib.load(artifact(tmp_path, "joblib"))
     data = pd.read_parquet(prepared / "data.parquet")
     folds = pd.read_parquet(prepared / "folds.parquet")["0"]
     from sklearn.metrics import adjusted_rand_score
@@ -120,11 +127,12 @@ def test_a_clusterer_without_predict_is_scored_in_sample_on_its_fit_labels(prepa
     fit_task(model="agglo", config_id="0123456789", fold="0", estimator=SCALED, kwargs={},
              params={"cluster__n_clusters": 3}, features=FEATURES, label="species",
              data=str(prepared / "data.parquet"), folds=split_file(prepared, "0"),
-             out_model=str(tmp_path / "m.joblib"), out_meta=str(tmp_path / "m.json"))
+             out_model=str(artifact(tmp_path, "joblib", model="agglo")),
+             out_meta=str(artifact(tmp_path, "json", model="agglo")))
     row = score_task(metrics=CLUSTER_METRICS, features=FEATURES, label="species", data=str(prepared / "data.parquet"),
-                     folds=split_file(prepared, "0"), fit_model=str(tmp_path / "m.joblib"),
-                     fit_meta=str(tmp_path / "m.json"), out_scores=str(tmp_path / "s.parquet"))
-    est = joblib.load(tmp_path / "m.joblib")
+                     folds=split_file(prepared, "0"), fit_model=str(artifact(tmp_path, "joblib", model="agglo")),
+                     fit_meta=str(artifact(tmp_path, "json", model="agglo")), out_scores=str(tmp_path / "s.parquet"))
+    est = joblib.load(artifact(tmp_path, "joblib", model="agglo"))
     data = pd.read_parquet(prepared / "data.parquet")
     train = data[pd.read_parquet(prepared / "folds.parquet")["0"] == 1]
     labels = est.steps[-1][1].labels_
@@ -142,9 +150,9 @@ def test_a_clusterer_with_predict_is_scored_on_the_test_fold_against_the_feature
 
     run_fit(prepared, tmp_path, params={"n_components": 3})
     row = score_task(metrics=CLUSTER_METRICS, features=FEATURES, label="species", data=str(prepared / "data.parquet"),
-                     folds=split_file(prepared, "0"), fit_model=str(tmp_path / "m.joblib"),
-                     fit_meta=str(tmp_path / "m.json"), out_scores=str(tmp_path / "s.parquet"))
-    est = joblib.load(tmp_path / "m.joblib")
+                     folds=split_file(prepared, "0"), fit_model=str(artifact(tmp_path, "joblib")),
+                     fit_meta=str(artifact(tmp_path, "json")), out_scores=str(tmp_path / "s.parquet"))
+    est = joblib.load(artifact(tmp_path, "joblib"))
     data = pd.read_parquet(prepared / "data.parquet")
     test = data[pd.read_parquet(prepared / "folds.parquet")["0"] == 2]
     assert row["silhouette"] == silhouette_score(test[FEATURES], est.predict(test[FEATURES]))

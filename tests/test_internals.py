@@ -153,6 +153,7 @@ def test_group_jobs_are_capped_where_snakemake_reads_the_cap():
     resource_settings.cores to the node-side processes: both names must still be read there."""
     import inspect
 
+    import snakemake.api  # noqa: F401  (imports snakemake.workflow and snakemake.dag in their working order)
     import snakemake.dag
     from snakemake_interface_executor_plugins.executors import remote
 
@@ -173,3 +174,52 @@ def test_the_executor_is_read_from_the_command_line_and_its_profiles(tmp_path, m
     assert internals.executor_name(["--profile", "cluster", "-n"]) == "slurm"
     assert internals.executor_name(["--executor", "slurm-jobstep", "--jobs", "1"]) == "slurm-jobstep"
     assert internals.executor_name(["--no-such-option"]) is None
+
+
+def test_a_run_with_nothing_to_do_is_seen_although_snakemake_skips_onsuccess():
+    """Workflow.execute still returns right after logging NOTHING_TO_BE_DONE_MSG (no onsuccess), and the
+    handler registered by when_nothing_to_do sees that message on Snakemake's logger."""
+    import inspect
+    import logging
+
+    import snakemake.api  # noqa: F401  (imports snakemake.workflow and snakemake.dag in their working order)
+    import snakemake.workflow
+    from snakemake.common import NOTHING_TO_BE_DONE_MSG
+    from snakemake.logging import logger
+
+    source = inspect.getsource(snakemake.workflow.Workflow.execute)
+    assert re.search(r"logger\.info\(NOTHING_TO_BE_DONE_MSG\)\s+return", source)
+    calls = []
+    handlers = list(logger.handlers)
+    level = logger.level
+    try:
+        logger.setLevel(logging.INFO)
+        assert internals.when_nothing_to_do(lambda: calls.append(1))
+        logger.info("Building DAG of jobs...")
+        assert calls == []
+        logger.info(NOTHING_TO_BE_DONE_MSG)
+        assert calls == [1]
+    finally:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+
+
+def test_a_sigterm_handled_while_the_scheduler_holds_its_lock_completes():
+    """The SIGTERM handler (JobScheduler.exit_gracefully) still takes the scheduler's lock, which is
+    still a plain Lock: held by the main thread when the signal arrives, it deadlocked the run. With
+    the reentrant lock the handler returns and the stop request is recorded."""
+    import inspect
+    import threading
+
+    import snakemake.api  # noqa: F401  (imports snakemake.workflow and snakemake.dag in their working order)
+    from snakemake.scheduling.job_scheduler import JobScheduler
+
+    assert "self._lock = threading.Lock()" in inspect.getsource(JobScheduler.__init__)
+    assert "with self._lock:" in inspect.getsource(JobScheduler.exit_gracefully)
+    scheduler = SimpleNamespace(_lock=threading.Lock(), _user_kill=None, _open_jobs=threading.Semaphore(0))
+    assert internals.reentrant_scheduler_lock(scheduler)
+    with scheduler._lock:  # the main thread, finishing jobs, when the signal comes
+        JobScheduler.exit_gracefully(scheduler)  # the handler runs in that same thread
+    assert scheduler._user_kill == "graceful" and scheduler._open_jobs.acquire(timeout=1)
+    assert internals.reentrant_scheduler_lock(scheduler)  # already reentrant: left as it is
+    assert not internals.reentrant_scheduler_lock(SimpleNamespace())

@@ -37,3 +37,26 @@ def test_tasks_can_be_named_as_strings_and_need_no_log():
 
     assert submit("manymodels.experiment.tasks:derive_seed", n_workers=1, identity="abc").result() == __import__(
         "manymodels.experiment.tasks", fromlist=["derive_seed"]).derive_seed("abc")
+
+
+def signals_itself(sig):
+    import signal
+    import time
+
+    os.kill(os.getpid(), getattr(signal, sig))
+    time.sleep(5)
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_worker_stopped_by_a_stop_request_is_not_reported_as_a_crash(sig):
+    from manymodels.engine.pool import StoppedOnRequest
+
+    with pytest.raises(StoppedOnRequest, match="stopped on request; rerun the same command to resume"):
+        run_task(signals_itself, n_workers=1, sig=sig)
+
+
+def test_a_worker_killed_otherwise_is_still_a_crash():
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    with pytest.raises(TerminatedWorkerError):
+        run_task(signals_itself, n_workers=1, sig="SIGKILL")

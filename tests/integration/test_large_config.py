@@ -58,3 +58,14 @@ def test_large_grid_subset_runs_and_records_failures(workflow):
     spec = config["models"]["gmm"]
     est = build_estimator(spec["estimator"], spec["kwargs"], chosen["params"], config_id=chosen["config_id"])
     assert est.fit(data[config["data"]["features"]]).n_components == chosen["params"]["n_components"]
+
+
+def test_a_dag_beyond_the_comfortable_size_is_announced_before_it_is_built(workflow):
+    """The large grid (19,104 fit and score jobs) with the comfortable size set below it."""
+    import os
+
+    out = snakemake(workflow, "--dry-run", "--configfile", "configs/penguins-large.yaml",
+                    env={**os.environ, "MANYMODELS_COMFORTABLE_JOBS": "10000"})
+    text = out.stdout + out.stderr
+    warning = "This run plans about 19,104 jobs: building Snakemake's DAG of them takes about "
+    assert warning in text and text.index(warning) < text.index("Building DAG of jobs")

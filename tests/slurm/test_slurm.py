@@ -129,7 +129,9 @@ def test_a_grouped_submission_uses_the_cpu_it_asks_for(tmp_path):
     groups = [name for name in submitted_jobs(result.stdout + result.stderr) if name.startswith("group_fit_score")]
     assert len(groups) == 1, groups
     efficiency = submission_efficiency(root / ".snakemake/manymodels/penguins")
-    grouped = [e for e in efficiency.values() if e["wall_seconds"] > 5]  # the grouped one, not the one-job ones
-    assert len(grouped) == 1 and grouped[0]["cpus"] == 1, efficiency
-    print(f"\ngrouped submission: {grouped[0]}")
-    assert grouped[0]["efficiency"] > 0.8, grouped[0]
+    # The grouped submission runs 432 jobs; the one-job submissions (data, aggregation) each one.
+    grouped = max(efficiency.values(), key=lambda e: e["wall_seconds"])
+    others = sorted(e["wall_seconds"] for e in efficiency.values() if e is not grouped)
+    assert grouped["cpus"] == 1 and grouped["wall_seconds"] > 2 * max(others), efficiency
+    print(f"\ngrouped submission: {grouped}")
+    assert grouped["efficiency"] > 0.8, grouped

@@ -17,7 +17,8 @@ from manymodels.engine.cluster import (
     save_checked,
     step_cpus,
 )
-from manymodels.engine.internals import cache_function_signatures
+from manymodels.engine.ceiling import COMFORTABLE_JOBS, dag_warning
+from manymodels.engine.internals import cache_function_signatures, when_nothing_to_do
 from manymodels.engine.console import show_run_summary, stop_on_bad_input
 from manymodels.engine.locks import register_run, remove_stale_locks, run_marker
 from manymodels.engine.pool import run_task, submit
@@ -144,12 +145,25 @@ onstart:
     on_start(workflow, EXPERIMENT)
 
 
-onsuccess:
-    show_run_summary(workflow.pathvars.apply("<results>/run.json"))
+def record_success():
+    """Arm the nothing-to-do shortcut for the results as they are now."""
     if workflow.is_main_process and plain_invocation(sys.argv[1:]):
         with open(workflow.pathvars.apply("<results>/selection.json")) as fh:
             kept = [workflow.pathvars.apply(path) for path in kept_model_files(json.load(fh))]
         record(EXPERIMENT, RUN_FINGERPRINT, targets=[*FINAL_TARGETS, *kept], shards=SHARD_FINGERPRINTS)
+
+
+def nothing_to_do():
+    show_run_summary(workflow.pathvars.apply("<results>/run.json"), up_to_date=True)
+    record_success()
+
+
+when_nothing_to_do(nothing_to_do)  # Snakemake skips onsuccess when it had nothing to do
+
+
+onsuccess:
+    show_run_summary(workflow.pathvars.apply("<results>/run.json"))
+    record_success()
 
 
 wildcard_constraints:
@@ -224,6 +238,15 @@ if workflow.is_main_process:
             "left them; Snakemake plans the jobs of the others (MANYMODELS_NO_SHORTCUT=1 plans all)."
         )
 SHARDS_TO_PLAN = shard_pattern(set(SHARD_TASKS) - SHARDS_UP_TO_DATE)
+# A DAG too large to build comfortably here: say what it will cost before Snakemake starts on it
+# (MANYMODELS_COMFORTABLE_JOBS: another size, for another machine).
+if workflow.is_main_process and (
+    _too_large := dag_warning(
+        2 * len(TASK_FOLDS) * sum(len(SHARD_TASKS[s]) for s in set(SHARD_TASKS) - SHARDS_UP_TO_DATE),
+        comfortable=int(os.environ.get("MANYMODELS_COMFORTABLE_JOBS", COMFORTABLE_JOBS)),
+    )
+):
+    logger.warning(_too_large)
 
 
 def shard_score_files(wildcards):

@@ -41,6 +41,18 @@ QUIET_MESSAGES = re.compile(
     r"Assuming unrestricted shared filesystem|Job stats:|Finished jobid|Group jobs: inactive|Provided resources|"
     r"Provided remote nodes|Enabled schedulers|Using greedy|Select jobs|\d+ of \d+ steps|"
     r"DAG of jobs will be updated|Updating checkpoint dependencies)")
+# Faults that explain every error after them: the first sign of one prints one line (fault_line), and
+# the errors that follow from it (each running job's failure, Snakemake's closing error) are left to
+# the log file. A stop request: Snakemake's answer to SIGTERM and to SIGINT, and the error of a task
+# whose worker got the signal (manymodels.engine.pool.StoppedOnRequest).
+STOP_REQUESTED = re.compile(r"Will exit after finishing currently running jobs \(scheduler\)|"
+                            r"Terminating processes on user request|stopped on request")
+DISK_FULL = re.compile(r"\[Errno 28\]|No space left on device")
+STOPPED = "Stopped on request; rerun the same command to resume."
+# Snakemake's LockException, whose advice (--unlock) is wrong while the other run lives, and not
+# needed after it was killed: the next run removes the locks of a dead run on this host by itself
+# (manymodels.engine.locks).
+LOCKED = re.compile(r"Directory cannot be locked.*?directory:\s*(\S+)", re.S)
 
 @dataclass
 class LogHandlerSettings(LogHandlerSettingsBase):
@@ -53,6 +65,40 @@ class LogHandlerSettings(LogHandlerSettingsBase):
     jobs: bool = field(default=False, metadata={
         "help": "Also print every job the way Snakemake's own console does (rule, files, wildcards, reason): "
                 "about 15 lines a job, as in a dry run that lists each job."})
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError
+
+
+def fault_line(text: str) -> tuple[str, str] | None:
+    """(fault, the one line to print) when ``text`` is the first sign of a fault that explains the
+    errors after it: a stop request, another run holding the locks, or a full disk (with the path
+    written to and its free space)."""
+    if STOP_REQUESTED.search(text):
+        return "stop", STOPPED
+    if found := LOCKED.search(text):
+        return "locked", (f"Another run is writing the same files in {found.group(1)}: wait for it to finish, then "
+                          "rerun (a killed run's locks are removed by the next run, no --unlock needed).")
+    if DISK_FULL.search(text):
+        found = re.search(r"No space left on device: '([^']+)'", text)
+        path = os.path.abspath(found.group(1) if found else os.getcwd())
+        existing = path
+        while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+            existing = os.path.dirname(existing)
+        try:
+            import shutil
+
+            free = f"{_size(shutil.disk_usage(existing).free)} free"
+        except OSError:
+            free = "free space unknown"
+        return "disk full", (f"Disk full: no space left on the device of {path} ({free}); free some space, "
+                             "then rerun the same command to resume.")
+    return None
 
 
 # Fits recorded as failed rows (the fit raised) in this process: the fit rules count them here,
@@ -173,6 +219,10 @@ class LogHandler(LogHandlerBase):
         self.show_failed_logs = bool(getattr(self.common_settings, "show_failed_logs", False))
         self.printshellcmds = bool(getattr(self.common_settings, "printshellcmds", False))
         self.jobs = bool(getattr(self.settings, "jobs", False))
+        self.fault: str | None = None  # set by the first sign of a stop request or a full disk
+        # Snakemake's log file handler cannot write to a full disk either; its tracebacks ("--- Logging
+        # error ---", a page per record) would bury the one line that says what happened.
+        logging.raiseExceptions = False
         if self.jobs:  # Snakemake's own per-job text
             from snakemake.logging import DefaultFormatter
 
@@ -208,6 +258,8 @@ class LogHandler(LogHandlerBase):
     def _handle(self, record: logging.LogRecord) -> None:
         event = getattr(record, "event", None)
         state = self.state
+        if self._explained_by_fault(event, record):
+            return
         if event == LogEvent.RUN_INFO:
             stats = dict(getattr(record, "stats", {}) or {})
             if stats == self.run_stats:  # a dry run reports its jobs twice
@@ -247,6 +299,28 @@ class LogHandler(LogHandlerBase):
             self._print(record.getMessage())
         else:
             self._message(record)
+
+    def _explained_by_fault(self, event, record: logging.LogRecord) -> bool:
+        """Print the one line of a fault at its first sign; True for the errors it explains."""
+        if event not in (None, LogEvent.ERROR, LogEvent.JOB_ERROR, LogEvent.GROUP_ERROR):
+            return False
+        if event == LogEvent.JOB_ERROR and self.fault:
+            rule = getattr(record, "rule_name", "?")
+            self.state.failed[rule] = self.state.failed.get(rule, 0) + 1
+            return True
+        if event is None and record.levelno < logging.WARNING and not STOP_REQUESTED.search(record.getMessage()):
+            return False
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f"\n{record.exc_info[1]}"
+        found = fault_line(text)
+        if self.fault:  # errors after a fault: its consequences
+            return found is not None or event is not None or record.levelno >= logging.ERROR
+        if found:
+            self.fault, line = found
+            self._print(line, error=True)
+            return True
+        return False
 
     def _jobs_line(self, stats: dict) -> str:
         rules = sorted(stats.items(), key=lambda kv: -kv[1])

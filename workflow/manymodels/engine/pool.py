@@ -38,8 +38,33 @@ def get_executor(n_workers: int):
         from joblib.externals.loky import get_reusable_executor
 
         return get_reusable_executor(
-            max_workers=max(1, int(n_workers)), timeout=IDLE_TIMEOUT_SECONDS, env=SINGLE_THREADED, reuse=True
+            max_workers=max(1, int(n_workers)), timeout=IDLE_TIMEOUT_SECONDS, env=SINGLE_THREADED, reuse=True,
+            initializer=watch_owner, initargs=(os.getpid(),),
         )
+
+
+# How often a worker checks that the Snakemake process that owns it is alive.
+OWNER_CHECK_SECONDS = 0.5
+
+
+def watch_owner(owner: int) -> None:
+    """Pool worker initializer: leave as soon as the owning Snakemake process is gone, however it
+    died (SIGKILL included), instead of idling for the pool's timeout or finishing a task into
+    ``results/`` for a run that no longer exists. A worker is a child of its owner: when the owner
+    dies, the worker is handed to another parent."""
+    from ..task import io
+
+    def owner_alive() -> bool:
+        return os.getppid() == owner
+
+    io.owner_alive = owner_alive  # atomic writes give up, too, rather than land after the owner died
+
+    def watch() -> None:
+        while owner_alive():
+            time.sleep(OWNER_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="manymodels-owner-watch", daemon=True).start()
 
 
 def submit(func, /, *, n_workers: int, in_process: bool = False, log: str | None = None, **kwargs) -> Future:
@@ -81,9 +106,33 @@ def _limit_native_threads() -> None:
         _native_threads_limited = True
 
 
+class StoppedOnRequest(RuntimeError):
+    """The task's worker was stopped by SIGTERM or SIGINT: the run was asked to stop, nothing failed."""
+
+
+STOPPED = "stopped on request; rerun the same command to resume"
+# How loky names the exit codes of workers ended by a stop request, in TerminatedWorkerError.
+_STOP_SIGNALS = ("SIGTERM(-15)", "SIGINT(-2)")
+
+
 def run_task(func, /, **options):
-    """Run a task as :func:`submit` does and wait for its result (its exception is raised here)."""
-    return submit(func, **options).result()
+    """Run a task as :func:`submit` does and wait for its result (its exception is raised here).
+
+    A worker ended by SIGTERM or SIGINT (sent to the whole process group, as Ctrl-C, ``kill`` of the
+    group or a batch system do) is a stop request, not the crash loky reports it as ("could be caused
+    by a segmentation fault ... or by an excessive memory usage"), and a KeyboardInterrupt raised in a
+    worker is one too: both raise :class:`StoppedOnRequest`.
+    """
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    try:
+        return submit(func, **options).result()
+    except KeyboardInterrupt:  # SIGINT in the worker, raised inside the task and sent back
+        raise StoppedOnRequest(STOPPED) from None
+    except TerminatedWorkerError as error:
+        if any(code in str(error) for code in _STOP_SIGNALS):
+            raise StoppedOnRequest(STOPPED) from None
+        raise
 
 
 def resolve(func):

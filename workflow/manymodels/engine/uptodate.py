@@ -4,15 +4,17 @@ Deciding that nothing needs to run costs Snakemake about a millisecond per job (
 then reading each output's metadata), so on the large grid (19,000 jobs) a rerun with nothing to do
 took over half a minute. After every successful run the Snakefile records a fingerprint of all that
 decides the results and a listing of the experiment's ``results/<name>/`` (each file's size and
-modification time), in ``.snakemake/manymodels/<name>/uptodate.json``. A later
+modification time, to the nanosecond: a file swapped with another takes its own time along), in ``.snakemake/manymodels/<name>/uptodate.json``. A later
 plain run of the default target whose fingerprint and listing are both unchanged then defines only
 rule ``all`` over the recorded final outputs, and Snakemake itself reports "Nothing to be done".
 
 The fingerprint covers the config as Snakemake sees it (after ``--configfile`` and ``--config``),
 every file of the workflow (Snakefile, rules, schemas, the package), every installed distribution
-and its version, the Python version, and the data file's size and modification time. Anything else,
+and its version, the Python version, the data file's size and modification time, and the user's own
+modules the config names. Anything else,
 a command line with targets or options beyond a plain run (``-R``, ``-F``, ``--touch``, ``--report``,
-``--summary``, ``--list-changes``, ...), a file under ``results/<name>/`` added, removed or touched, an
+``--summary``, ``--list-changes``, ...), a file under ``results/<name>/`` added, removed, touched or
+replaced, an
 incomplete job or a lock left behind, or any error while checking, falls back to Snakemake's own DAG, so the
 shortcut can only ever say what Snakemake would have said. ``MANYMODELS_NO_SHORTCUT=1`` disables it.
 

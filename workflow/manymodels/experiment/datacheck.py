@@ -28,7 +28,12 @@ def check_models_fit_data(*, config: dict, tasks: list[dict], features: list[str
     data = config["data"]
     label = data.get("label")
     columns = list(dict.fromkeys(features + [c for c in (label, data.get("groups")) if c]))
-    frame = sample_source(data["source"], columns, CHECK_ROWS).dropna()
+    raw = sample_source(data["source"], columns, CHECK_ROWS)
+    if raw.empty:
+        raise DataError(f"{config_file}: data.source: {where} has no rows")
+    if label and raw[label].isna().all():
+        raise DataError(f"{config_file}: data.label: column '{label}' of {where} is empty in every row")
+    frame = raw.dropna()
     if frame.empty:
         return  # prepare_data says that no row is complete, naming the columns
     as_model_input(frame, features)
@@ -72,10 +77,15 @@ def _check_features(frame, features, label, task, est, *, family: str, where: st
     """Non-numeric feature columns: fit the family's first configuration on a few rows as they are
     and with those columns as integer codes. Only if the codes fit and the columns as they are do
     not, the columns are the problem (any other failure is the fits' to report)."""
+    import pandas as pd
+
     columns = non_numeric(frame, features)
     if not columns:
         return
+    strays = {c: stray for c in columns if (stray := _text_among_numbers(frame[c])) is not None}
     sample = frame.sample(n=min(PROBE_ROWS, len(frame)), random_state=0)
+    # The first stray word of each column of numbers is in the sample, as it will be in some fold.
+    sample = pd.concat([sample, frame.loc[[row - 1 for row, _ in strays.values() if row - 1 not in sample.index]]])
     y = sample[label].to_numpy() if label else None
 
     def fits(coded: list[str]) -> Exception | None:
@@ -97,12 +107,29 @@ def _check_features(frame, features, label, task, est, *, family: str, where: st
     culprit = next((c for c in columns if fits([o for o in columns if o != c]) is not None), columns[0])
     example = sample[culprit].iloc[0]
     learner = type(final_step(est)).__name__
+    if culprit in strays:
+        row, value = strays[culprit]
+        raise DataError(f"{config_file}: {family}: feature column '{culprit}' of {where} holds text among its numbers "
+                        f"(data row {row}: {value!r}), and {learner} needs numbers; correct the value, or leave the "
+                        "cell empty (rows with a missing value are dropped)")
     raise DataError(
         f"{config_file}: {family}: feature column '{culprit}' of {where} is not numeric (e.g. {example!r}) and "
         f"{learner} cannot use it as it is ({type(failure).__name__}: {_first_line(failure)}); put a column-wise "
         "step in front of it (pipeline: [{name: prep, columns: [{name: cat, select: categorical, estimator: "
         "sklearn.preprocessing.OneHotEncoder}], remainder: passthrough}, ...]), or leave it out of data.features"
     )
+
+
+def _text_among_numbers(column) -> tuple[int, str] | None:
+    """(data row, value) of the first value that is not a number in a column of mostly numbers."""
+    import pandas as pd
+
+    values = column.astype(str)
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.notna().mean() < 0.5 or numbers.notna().all():
+        return None  # a column of text, not numbers with a stray word
+    first = numbers.isna().idxmax()
+    return int(first) + 1, values[first]
 
 
 def _first_line(exc: Exception) -> str:

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from ..task.io import write_parquet
+from ..task.io import IntegrityError, damaged, read_checked_table, task_identity, write_parquet
 from ..task.score import score_schema
 
 
@@ -68,16 +68,44 @@ def _is_nan(value) -> bool:
 READ_CHUNK = 256
 
 
-def read_score_table(score_files: list[str], metric_names: list[str]):
+def read_score_table(score_files: list[str], metric_names: list[str], *, check_identity: bool = False):
     """Many one-row score files (or gathered shards of them) as one Arrow table, a chunk of files
-    per dataset scan."""
+    per dataset scan, every page's checksum verified. With ``check_identity`` each file must hold
+    the row of the task its path names. A file that is damaged or holds another task's row raises
+    IntegrityError naming it."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
     schema = score_schema(metric_names)
-    parts = [ds.dataset(score_files[i : i + READ_CHUNK], schema=schema, format="parquet").to_table()
-             for i in range(0, len(score_files), READ_CHUNK)]
+    checked = ds.ParquetFileFormat(
+        default_fragment_scan_options=ds.ParquetFragmentScanOptions(page_checksum_verification=True))
+    parts = []
+    for i in range(0, len(score_files), READ_CHUNK):
+        chunk = score_files[i : i + READ_CHUNK]
+        try:
+            table = ds.dataset(chunk, schema=schema, format=checked).to_table()
+        except Exception:  # name the file: read them one by one
+            for path in chunk:
+                read_checked_table(path, schema=schema)
+            raise
+        if check_identity:
+            _check_rows(table, chunk, schema)
+        parts.append(table)
     return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def _check_rows(table, files: list[str], schema) -> None:
+    """Each score file holds exactly the row of the task its path names."""
+    expected = [tuple(task_identity(path).values()) for path in files]
+    found = list(zip(*(table.column(c).to_pylist() for c in ("model", "config_id", "fold"))))
+    if found == expected:  # a scan keeps the order of its files
+        return
+    for path, identity in zip(files, expected):
+        rows = read_checked_table(path, schema=schema)
+        row = list(zip(*(rows.column(c).to_pylist() for c in ("model", "config_id", "fold"))))
+        if row != [identity]:
+            what = f"it holds {len(row)} rows" if len(row) != 1 else "it holds the row of {} {} fold {}".format(*row[0])
+            raise IntegrityError(damaged(path, f"{what}, not that of {' '.join(identity[:2])} fold {identity[2]}"))
 
 
 def read_scores(score_files: list[str], metric_names: list[str]) -> pd.DataFrame:
@@ -88,7 +116,21 @@ def read_scores(score_files: list[str], metric_names: list[str]) -> pd.DataFrame
 def gather_scores(*, score_files: list[str], metric_names: list[str], out: str) -> None:
     """Write the score rows of a shard of tasks to one Parquet file, with the score files' schema
     (``aggregate_scores`` reads the shards, so a rerun rereads only the shards whose tasks changed)."""
-    write_parquet(read_score_table(score_files, metric_names), out)
+    write_parquet(read_score_table(score_files, metric_names, check_identity=True), out)
+
+
+def _check_shards(paths: list[str]) -> None:
+    """Each gathered shard holds only the tasks of its name (a config_id prefix, or 'all')."""
+    from pathlib import Path
+
+    for path in paths:
+        name = Path(path).stem.removeprefix("scores-")
+        if name == "all" or not Path(path).stem.startswith("scores-"):
+            continue
+        ids = read_checked_table(path, columns=["config_id"]).column("config_id").to_pylist()
+        wrong = next((i for i in ids if not i.startswith(name)), None)
+        if wrong is not None:
+            raise IntegrityError(damaged(path, f"it holds configuration {wrong}, which belongs to another shard"))
 
 
 def shard_tasks(tasks: list[dict], n_folds: int, per_shard: int = 1000) -> dict[str, list[dict]]:
@@ -149,7 +191,9 @@ def aggregate_scores(
 ) -> None:
     """Write results/scores.parquet, results/summary.parquet and the readable configs.tsv."""
     names = list(metrics)
-    scores = tidy_scores(read_scores(score_files, names), configs, names)
+    raw = read_scores(score_files, names)
+    _check_shards(score_files)
+    scores = tidy_scores(raw, configs, names)
     write_parquet(scores, out_scores)
     write_parquet(summarise(scores, configs, names), out_summary)
     table = param_table(configs)

@@ -1,4 +1,5 @@
-"""Command line: `manymodels experiments` and `manymodels results [EXPERIMENT] ...` (also `python -m manymodels`)."""
+"""Command line: `manymodels experiments`, `manymodels results [EXPERIMENT] ...` and `manymodels verify
+[EXPERIMENT] [--repair]` (also `python -m manymodels`)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--stale", action="store_true", help="list artifacts of configurations no longer in the config")
     results.add_argument("--prune", action="store_true", help="delete those stale artifacts (asks first)")
     results.add_argument("--yes", action="store_true", help="with --prune: do not ask")
+    verify = commands.add_parser("verify", help="check every artifact of an experiment against what was written")
+    verify.add_argument("directory", nargs="?", default=None,
+                        help="an experiment's name or results directory; default: the only experiment under results/")
+    verify.add_argument("--repair", action="store_true",
+                        help="remove the bad files and what was derived from them, for snakemake to redo")
     return parser
 
 
@@ -116,6 +122,34 @@ def results_command(args) -> int:
     return 0
 
 
+def verify_command(args) -> int:
+    from .store import experiment_dir
+    from .verify import describe, repair, verify
+
+    from pathlib import Path
+
+    try:
+        root = experiment_dir(args.directory)
+    except FileNotFoundError as exc:
+        candidates = [Path(args.directory or ""), Path("results") / (args.directory or "")]
+        root = next((p for p in candidates if args.directory and (p / "fits").is_dir()), None)
+        if root is None:  # no tables, and not even fits: nothing to verify
+            raise SystemExit(str(exc)) from None
+    problems = verify(root)
+    sys.stdout.write(describe(problems))
+    if not problems:
+        print(f"{root}: every artifact is as written", file=sys.stderr)
+        return 0
+    if not args.repair:
+        print(f"{len(problems)} bad artifact(s); `manymodels verify --repair {root.name}` removes them and what was "
+              "derived from them", file=sys.stderr)
+        return 1
+    removed = repair(root, problems)
+    print(f"removed {len(removed)} files and folders; run the same snakemake command to redo exactly those jobs",
+          file=sys.stderr)
+    return 0
+
+
 def _confirm(question: str) -> bool:
     if not sys.stdin.isatty():
         print(f"{question} Not a terminal: pass --yes to confirm.", file=sys.stderr)
@@ -138,7 +172,8 @@ def _attach_sort_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_attach_sort_values(sys.argv[1:] if argv is None else argv))
-    return experiments_command(args) if args.command == "experiments" else results_command(args)
+    commands = {"experiments": experiments_command, "results": results_command, "verify": verify_command}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

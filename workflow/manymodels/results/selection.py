@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiment.tasks import SCORE_COLUMNS
-from ..task.io import write_json
+from ..task.io import read_checked_table, write_json
 from .aggregate import _is_nan, metric_value_column
 
 # Each family's chosen configuration fitted on every training row: fold 'full' of the grid's fits.
@@ -99,11 +99,9 @@ def with_refit_scores(choices: dict, score_files: list[str]) -> dict:
     (their score files, one row each) as each chosen entry's (and the overall winner's) ``test``."""
     if not score_files:
         return choices
-    import pyarrow.parquet as pq
-
     tests = {}
     for path in score_files:
-        row = pq.read_table(path).to_pylist()[0]
+        row = read_checked_table(path).to_pylist()[0]
         metrics = [name for name in row if name not in _SCORE_COLUMN_NAMES]
         tests[(row["model"], row["config_id"])] = {m: _plain(row[m]) for m in metrics if _plain(row[m]) is not None}
     for entry in [f["chosen"] for f in choices["models"].values()] + [choices.get("overall")]:

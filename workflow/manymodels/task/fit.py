@@ -8,7 +8,7 @@ import warnings
 from datetime import datetime, timezone
 
 from ..experiment.estimators import build_estimator
-from .io import load_split, write_joblib, write_json
+from .io import load_split, write_checked_json, write_joblib
 
 # Errors of the machine, not of the model: these fail the job loudly instead of becoming a row.
 INFRASTRUCTURE_ERRORS = (MemoryError, OSError)
@@ -66,7 +66,7 @@ def fit_task(
     meta["converged"] = _as_bool(getattr(est, "converged_", None))
     meta["n_iter"] = _as_int(getattr(est, "n_iter_", None))
     meta.update(write_joblib(est, out_model))
-    write_json(meta, out_meta)
+    write_checked_json(meta, out_meta)
     lines = [f"{model} {config_id} fold {fold}: {meta['status']}, fit in {meta['fit_seconds']:.3f} s"]
     lines += [f"warning: {w.category.__name__}: {w.message}" for w in caught]
     return {"status": meta["status"], "log": "\n".join(lines + ([tb] if tb else []))}

@@ -11,10 +11,20 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+class IntegrityError(RuntimeError):
+    """An artifact is missing, truncated or not the file that was written."""
+
+
 # The mode a plain open() would give a new file under this process's umask.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK
+
+
+def owner_alive() -> bool:
+    """Whether the run this process works for is alive (a pool worker replaces this; see
+    :func:`manymodels.engine.pool.watch_owner`)."""
+    return True
 
 
 @contextmanager
@@ -30,6 +40,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     try:
         yield tmp
         os.chmod(tmp, FILE_MODE)  # mkstemp makes the file private; results are shared like any output
+        if not owner_alive():
+            raise SystemExit(f"the run that asked for {target} is gone; not writing it")
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
@@ -50,13 +62,79 @@ def read_json(path: str | os.PathLike) -> Any:
 
 
 def write_parquet(frame, path: str | os.PathLike) -> None:
-    """Write a pandas DataFrame (index dropped) or a pyarrow Table atomically."""
+    """Write a pandas DataFrame (index dropped) or a pyarrow Table atomically, with a CRC of every
+    page (Parquet's page checksums, verified by :func:`read_checked_table`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+        pq.write_table(table, tmp, write_page_checksum=True)
+
+
+def read_checked_table(path: str | os.PathLike, **options):
+    """A Parquet file as an Arrow table, its page checksums verified; IntegrityError naming the file
+    (and what to do) when it is truncated, damaged or not Parquet at all."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path, page_checksum_verification=True, **options)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for a damaged file
+        raise IntegrityError(damaged(path, f"not a readable Parquet file ({type(exc).__name__}: {exc})")) from None
+
+
+def checksum_of(value: dict) -> str:
+    """SHA-256 of a JSON document's content (key order and formatting aside)."""
+    import hashlib
+
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_checked_json(value: dict, path: str | os.PathLike) -> None:
+    """Write a JSON document with the SHA-256 of its content under ``sha256`` (see :func:`read_checked_json`)."""
+    write_json({**value, "sha256": checksum_of(value)}, path)
+
+
+def read_checked_json(path: str | os.PathLike, **identity) -> dict:
+    """A JSON document written by :func:`write_checked_json`, after its checksum matched and its
+    ``identity`` fields (e.g. model, config_id, fold) are the expected ones; IntegrityError naming
+    the file otherwise. The checksum is not part of the returned document."""
+    try:
+        value = read_json(path)
+    except ValueError as exc:
+        raise IntegrityError(damaged(path, f"not valid JSON ({exc})")) from None
+    if not isinstance(value, dict) or "sha256" not in value:
+        raise IntegrityError(damaged(path, "it has no recorded checksum"))
+    recorded = value.pop("sha256")
+    if checksum_of(value) != recorded:
+        raise IntegrityError(damaged(path, "its content does not match the checksum recorded when it was written"))
+    wrong = {key: value.get(key) for key, expected in identity.items() if value.get(key) != expected}
+    if wrong:
+        raise IntegrityError(damaged(path, f"it belongs to another task ({_describe(wrong)} instead of "
+                                           f"{_describe({k: identity[k] for k in wrong})})"))
+    return value
+
+
+def _describe(fields: dict) -> str:
+    return ", ".join(f"{key} {value}" for key, value in fields.items())
+
+
+def damaged(path: str | os.PathLike, why: str) -> str:
+    """The one message for an artifact that is not what was written: the file, why, what to do."""
+    parts = Path(path).parts
+    command = "manymodels verify --repair" + (f" {parts[parts.index('results') + 1]}" if "results" in parts[:-2] else "")
+    return (f"{path}: {why}; run `{command}` to remove it and what was derived from it, then the same snakemake "
+            "command to redo exactly those jobs")
+
+
+def task_identity(path: str | os.PathLike) -> dict:
+    """(model, config_id, fold) of a task's artifact from its path: <kind>/<model>/<config_id>/fold-<fold>.<ext>."""
+    path = Path(path)
+    return {"model": path.parent.parent.name, "config_id": path.parent.name,
+            "fold": path.name.split(".", 1)[0].removeprefix("fold-")}
 
 
 # zlib level 3: on fitted mixtures it cut files by 35-64% for 0.1-0.9 ms more per dump (see README).
@@ -74,22 +152,20 @@ def write_joblib(value: Any, path: str | os.PathLike) -> dict:
     return {"model_bytes": size, "model_sha256": digest}
 
 
-class IntegrityError(RuntimeError):
-    """An artifact is missing, truncated or not the file that was written."""
-
-
-def load_checked_model(model_file: str | os.PathLike, meta_file: str | os.PathLike):
-    """The fitted model in ``model_file``, after its SHA-256 matched the one its fit recorded in
-    ``meta_file``; raises IntegrityError naming the file otherwise (it is never unpickled)."""
+def load_checked_model(model_file: str | os.PathLike, meta_file: str | os.PathLike | None = None, *,
+                       expected: str | None = None):
+    """The fitted model in ``model_file``, after its SHA-256 matched the one its fit recorded (in
+    ``meta_file``, or given as ``expected``); raises IntegrityError naming the file otherwise (it
+    is never unpickled)."""
     import joblib
 
-    expected = read_json(meta_file).get("model_sha256")
+    if expected is None:
+        expected = read_checked_json(meta_file, **task_identity(meta_file)).get("model_sha256")
     actual = sha256_file(model_file)
     if expected != actual:
-        raise IntegrityError(
-            f"{model_file}: SHA-256 {actual[:16]}... does not match the {str(expected)[:16]}... its fit recorded in "
-            f"{meta_file} (the file was modified, truncated or replaced); refusing to load it"
-        )
+        raise IntegrityError(damaged(
+            model_file, f"its SHA-256 {actual[:16]}... does not match the {str(expected)[:16]}... its fit recorded "
+                        "(the file was modified, truncated or replaced); it was not loaded"))
     return joblib.load(model_file)
 
 

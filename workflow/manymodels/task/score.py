@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from ..experiment.estimators import final_step, import_object
 from ..experiment.tasks import SCORE_COLUMNS
-from .io import load_split, read_json, write_parquet
+from .io import load_checked_model, load_split, read_checked_json, task_identity, write_parquet
 
 
 def score_schema(metric_names: list[str]):
@@ -82,9 +82,7 @@ def score_task(
     A failed fit gives NaN metrics; a metric that raises gives NaN and its reason in
     ``score_error``. Unreadable inputs raise.
     """
-    import joblib
-
-    meta = read_json(fit_meta)
+    meta = read_checked_json(fit_meta, **task_identity(fit_meta))
     start = time.perf_counter()
     values = {name: math.nan for name in metrics}
     problems = []
@@ -99,7 +97,7 @@ def score_task(
         )
         n_test = len(X_test)
         if ok:
-            est = joblib.load(fit_model)
+            est = load_checked_model(fit_model, expected=meta["model_sha256"])
             for name, spec in metrics.items():
                 X, y = (X_test, y_test) if spec["on"] == "test" else (X_train, y_train)
                 try:

@@ -20,7 +20,7 @@ import numpy as np
 from ..experiment.estimators import build_estimator
 from ..experiment.generators import logistic_chunks
 from .fit import INFRASTRUCTURE_ERRORS, _seed
-from .io import atomic_path, write_joblib, write_json
+from .io import atomic_path, write_checked_json, write_joblib, write_json
 
 EPS = 1e-15
 
@@ -156,7 +156,7 @@ def fit_stream_task(
     meta["converged"], meta["n_iter"] = None, None
     meta["progressive"] = progressive_scores(model_losses, null_losses, streaming["drop_fraction"])
     meta.update(write_joblib(est if meta["status"] == "ok" else None, out_model))
-    write_json(meta, out_meta)
+    write_checked_json(meta, out_meta)
     p = meta["progressive"]
     text = (f"{model} {config_id}: {meta['status']}, {seen} rows in {meta['fit_seconds']:.2f} s; "
             f"progressive {streaming['loss']} {p['model']:.5g} vs null {p['null']:.5g} (relative {p['relative']:.4g})")

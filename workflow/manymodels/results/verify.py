@@ -1,0 +1,149 @@
+"""`manymodels verify [EXPERIMENT] [--repair]`: is every artifact what was written?
+
+Each kind of artifact is checked the way the jobs that read it check it:
+
+- a fit's metadata (``fits/<model>/<config_id>/fold-<f>.json``, and the refits under ``models/``):
+  valid JSON whose content matches the checksum recorded when it was written, of the task its
+  path names;
+- a fitted model (``.joblib`` beside it): the SHA-256 its metadata recorded;
+- a score file (``scores/<model>/<config_id>/fold-<f>.parquet``): readable, every page checksum
+  right, one row, of the task its path names and of the model its fit wrote;
+- a gathered shard (``shards/scores-<prefix>.parquet``): readable, only the tasks of its prefix;
+- the tables (``scores.parquet``, ``summary.parquet``), the data (``data/*.parquet``) and the
+  JSON documents the workflow writes: readable.
+
+``--repair`` removes every bad file and what was derived from it (a model's score, the shard that
+gathered it, the tables, plots and report), so that Snakemake, which does not redo an intermediate
+file while what it feeds is up to date, regenerates exactly those jobs on the next run of the same
+command. Nothing else is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..task.io import (IntegrityError, read_checked_json, read_checked_table, read_json, sha256_file,
+                       task_identity)
+
+# What every run derives from all scores: removed with anything they were derived from.
+FINAL = ("scores.parquet", "summary.parquet", "configs.tsv", "selection.json", "run.json", "report.html", "report",
+         "plots", "models")
+
+
+@dataclass
+class Problem:
+    path: Path
+    why: str
+
+
+def verify(results: str | os.PathLike) -> list[Problem]:
+    """Every artifact under an experiment's results directory that is not what was written."""
+    root = Path(results)
+    problems: list[Problem] = []
+
+    def check(path: Path, func) -> object:
+        try:
+            return func(path)
+        except (IntegrityError, OSError, ValueError, KeyError, IndexError) as exc:
+            problems.append(Problem(path, str(exc).split("; run `manymodels verify")[0].removeprefix(f"{path}: ")))
+            return None
+
+    recorded: dict[Path, str] = {}  # fit metadata -> the model SHA-256 it recorded
+    for kind in ("fits", "models"):
+        for meta_path in sorted((root / kind).glob("*/*/fold-*.json")):
+            meta = check(meta_path, lambda p: read_checked_json(p, **task_identity(p)))
+            if meta is None:
+                continue
+            recorded[meta_path] = meta.get("model_sha256")
+            model_path = meta_path.with_suffix(".joblib")
+            if model_path.exists():  # temporary models are gone once scored (keep_models: none)
+                check(model_path, lambda p: _same_checksum(p, meta.get("model_sha256")))
+    for kind, pattern in (("scores", "*/*/fold-*.parquet"), ("models", "*/*/fold-*.parquet")):
+        for score_path in sorted((root / kind).glob(pattern)):
+            fit = root / ("fits" if kind == "scores" else "models") / score_path.relative_to(root / kind)
+            check(score_path, lambda p: _score_row(p, recorded.get(fit.with_suffix(".json"))))
+    for shard in sorted((root / "shards").glob("scores-*.parquet")):
+        check(shard, _shard)
+    for name in ("scores.parquet", "summary.parquet", *(f"data/{p.name}" for p in sorted(root.glob("data/*.parquet")))):
+        if (root / name).exists():
+            check(root / name, read_checked_table)
+    for name in ("selection.json", "run.json", "data/summary.json"):
+        if (root / name).exists():
+            check(root / name, read_json)
+    return problems
+
+
+def _same_checksum(path: Path, expected: str | None) -> None:
+    actual = sha256_file(path)
+    if actual != expected:
+        raise IntegrityError(f"its SHA-256 {actual[:16]}... does not match the {str(expected)[:16]}... its fit recorded")
+
+
+def _score_row(path: Path, model_sha256: str | None) -> None:
+    rows = read_checked_table(path).to_pylist()
+    if len(rows) != 1:
+        raise IntegrityError(f"it holds {len(rows)} rows, not one")
+    identity = task_identity(path)
+    found = {key: rows[0].get(key) for key in identity}
+    if found != identity:
+        raise IntegrityError(f"it holds the row of {' '.join(map(str, found.values()))}, not that of "
+                             f"{' '.join(identity.values())}")
+    if model_sha256 is not None and rows[0].get("model_sha256") != model_sha256:
+        raise IntegrityError("it scored another model than the one its fit wrote (the fit was redone since)")
+
+
+def _shard(path: Path) -> None:
+    name = path.stem.removeprefix("scores-")
+    ids = read_checked_table(path, columns=["config_id"]).column("config_id").to_pylist()
+    wrong = next((i for i in ids if name != "all" and not i.startswith(name)), None)
+    if wrong is not None:
+        raise IntegrityError(f"it holds configuration {wrong}, which belongs to another shard")
+
+
+def derived(results: str | os.PathLike, bad: Path) -> list[Path]:
+    """A bad file and what was derived from it, to remove so that Snakemake redoes them."""
+    root = Path(results)
+    relative = bad.relative_to(root)
+    top = relative.parts[0]
+    removed = [bad]
+    if top in ("fits", "models", "scores") and len(relative.parts) == 4:
+        task = relative.parent / relative.name.split(".", 1)[0]
+        removed += [root / top / f"{task.relative_to(top)}{ext}" for ext in (".json", ".joblib", ".parquet")]
+        if top == "fits":
+            removed.append(root / "scores" / f"{task.relative_to(top)}.parquet")
+        if top != "models":
+            config_id = relative.parts[2]
+            removed += [s for s in (root / "shards").glob("scores-*.parquet")
+                        if s.stem.removeprefix("scores-") in ("all",) or config_id.startswith(s.stem.removeprefix("scores-"))]
+    elif top == "data":
+        removed += [root / "data"]  # everything depends on the prepared data: Snakemake redoes what reads it
+    removed += [root / name for name in FINAL]
+    return list(dict.fromkeys(p for p in removed if p.exists() or p.is_symlink()))
+
+
+def repair(results: str | os.PathLike, problems: list[Problem]) -> list[Path]:
+    """Remove the bad files and what was derived from them; return what was removed."""
+    import shutil
+
+    removed: list[Path] = []
+    for problem in problems:
+        for path in derived(results, problem.path):
+            if path in removed:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def describe(problems: list[Problem]) -> str:
+    return "".join(f"{p.path}: {p.why}\n" for p in problems)
+
+
+def as_json(problems: list[Problem]) -> str:
+    return json.dumps([{"path": str(p.path), "why": p.why} for p in problems], indent=1)
