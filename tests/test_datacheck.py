@@ -60,6 +60,10 @@ RIDGE = {"estimator": "sklearn.linear_model.Ridge", "grid": {"alpha": [1.0]}}
     (config_with(LOGREG, label="one", features=("x",)),
      r"^exp\.yaml: data\.label: column 'one' of data source 'table\.csv' has a single class \('only'\), but "
      r"models\.m \(LogisticRegression\) is a classifier"),
+    (config_with({"estimator": "sklearn.mixture.GaussianMixture", "grid": {"n_components": [2]}}, label="one",
+                 features=("x",), metric="ars"),
+     r"^exp\.yaml: data\.label: column 'one' of data source 'table\.csv' has one value in every row \('only'\): no "
+     r"metric can compare predictions with it$"),
     (config_with(LOGREG),
      r"^exp\.yaml: models\.m \(LogisticRegression\): feature column 'colour' of data source 'table\.csv' is not "
      r"numeric \(e\.g\. '\w+'\) and LogisticRegression cannot use it as it is \(ValueError: could not convert "

@@ -270,6 +270,9 @@ def test_a_full_disk_says_so_in_one_line_and_the_same_command_resumes(finished, 
     (lambda frame: frame.iloc[:0], "data.source: data source 'penguins.csv' has no rows"),
     (lambda frame: frame.assign(species=None), "data.label: column 'species' of data source 'penguins.csv' is empty "
                                                "in every row"),
+    (lambda frame: frame.assign(species="Adelie"), "data.label: column 'species' of data source 'penguins.csv' has "
+                                                   "one value in every row ('Adelie'): no metric can compare "
+                                                   "predictions with it"),
 ])
 def test_bad_data_stops_the_run_before_any_job_naming_column_and_file(tmp_path, write, message):
     from manymodels.experiment.data import resolve_source

@@ -46,6 +46,10 @@ def check_models_fit_data(*, config: dict, tasks: list[dict], features: list[str
         if label:
             _check_label(frame[label], est, label=label, family=name, where=where, config_file=config_file)
         _check_features(frame, features, label, task, est, family=name, where=where, config_file=config_file)
+    values = raw[label].dropna().unique() if label else []
+    if len(values) == 1 and len(raw) < CHECK_ROWS:  # the whole file was read: one value throughout
+        raise DataError(f"{config_file}: data.label: column '{label}' of {where} has one value in every row "
+                        f"({values[0]!r}): no metric can compare predictions with it")
 
 
 def _check_label(y, est, *, label: str, family: str, where: str, config_file: str) -> None:
