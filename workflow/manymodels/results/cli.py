@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -125,8 +126,6 @@ def results_command(args) -> int:
 def verify_command(args) -> int:
     from .store import experiment_dir
     from .verify import describe, repair, verify
-
-    from pathlib import Path
 
     try:
         root = experiment_dir(args.directory)
