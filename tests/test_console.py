@@ -186,3 +186,21 @@ def test_other_errors_are_printed_as_they_come():
     h = handler()
     h.emit(record("ValueError: something else", level=logging.ERROR, event=LogEvent.ERROR))
     assert h.stream.getvalue() == "ValueError: something else\n" and h.fault is None
+
+
+def test_a_damaged_input_is_named_once_without_the_job_log_s_traceback(tmp_path):
+    log = tmp_path / "score.log"
+    log.write_text("score_task failed after 0.03 s\nTraceback (most recent call last):\nIntegrityError: ...\n")
+    h = handler()
+    message = ("results/x/fits/gmm/0123456789/fold-0.joblib: its SHA-256 ... does not match ...; run `manymodels "
+               "verify --repair x` to remove it and what was derived from it, then the same snakemake command to redo "
+               "exactly those jobs")
+    h.emit(record(f"IntegrityError in file \"rules/score.smk\", line 20:\n{message}", level=logging.ERROR,
+                  event=LogEvent.ERROR))
+    h.emit(record(level=logging.ERROR, event=LogEvent.JOB_ERROR, rule_name="score_model", log=[str(log)],
+                  output=["results/x/scores/gmm/0123456789/fold-0.parquet"]))
+    assert h.stream.getvalue().splitlines() == [
+        message, "Error in rule score_model (results/x/scores/gmm/0123456789/fold-0.parquet)", f"  log: {log}"]
+    h.emit(record("ValueError: other", level=logging.ERROR, event=LogEvent.ERROR))
+    h.emit(record(level=logging.ERROR, event=LogEvent.JOB_ERROR, rule_name="fit_model", log=[str(log)], output=[]))
+    assert "  | Traceback (most recent call last):" in h.stream.getvalue()  # other failures keep their log tail

@@ -49,6 +49,8 @@ STOP_REQUESTED = re.compile(r"Will exit after finishing currently running jobs \
                             r"Terminating processes on user request|stopped on request")
 DISK_FULL = re.compile(r"\[Errno 28\]|No space left on device")
 STOPPED = "Stopped on request; rerun the same command to resume."
+# In the message of a job that read a damaged artifact (manymodels.task.io.damaged).
+VERIFY_HINT = "run `manymodels verify --repair"
 # Snakemake's LockException, whose advice (--unlock) is wrong while the other run lives, and not
 # needed after it was killed: the next run removes the locks of a dead run on this host by itself
 # (manymodels.engine.locks).
@@ -220,6 +222,7 @@ class LogHandler(LogHandlerBase):
         self.printshellcmds = bool(getattr(self.common_settings, "printshellcmds", False))
         self.jobs = bool(getattr(self.settings, "jobs", False))
         self.fault: str | None = None  # set by the first sign of a stop request or a full disk
+        self.last_error = ""  # the exception Snakemake reported just before a failed job
         # Snakemake's log file handler cannot write to a full disk either; its tracebacks ("--- Logging
         # error ---", a page per record) would bury the one line that says what happened.
         logging.raiseExceptions = False
@@ -288,7 +291,9 @@ class LogHandler(LogHandlerBase):
             logs = list(getattr(record, "aux_logs", []) or [])
             self._print(record.getMessage() + (f" (log: {', '.join(logs)})" if logs else ""), error=True)
         elif event == LogEvent.ERROR:
-            self._print(clean_error(record.getMessage()), error=True)
+            text = clean_error(record.getMessage())
+            self.last_error = text
+            self._print(text, error=True)
         elif event == LogEvent.SHELLCMD:
             if self.printshellcmds:
                 self._print(str(getattr(record, "cmd", None) or record.getMessage()))
@@ -345,7 +350,10 @@ class LogHandler(LogHandlerBase):
                                             if outputs else "")]
         if logs:
             lines.append(f"  log: {', '.join(logs)}")
-        if self.show_failed_logs:
+        # A damaged input was named, with what to do, just above: its traceback would only repeat it.
+        explained = VERIFY_HINT in self.last_error
+        self.last_error = ""
+        if self.show_failed_logs and not explained:
             for path in logs:
                 try:
                     content = open(path).read().splitlines()

@@ -85,7 +85,8 @@ def _image(plot: str, base: str) -> str:
 
 
 def ranking_table(summary: pd.DataFrame, choices: dict, metrics: dict) -> pd.DataFrame:
-    """Each family's chosen configuration, best first: CV mean +- standard error and held-out test score."""
+    """Each family's chosen configuration, best first: CV mean +- standard error (or the in-sample
+    value it was chosen by) and held-out test score."""
     metric = choices["selection_metric"]
     spec = metrics[metric]
     rows = []
@@ -97,6 +98,8 @@ def ranking_table(summary: pd.DataFrame, choices: dict, metrics: dict) -> pd.Dat
         entry = {"model": model, "config_id": chosen["config_id"], "parameters": format_params(chosen["params"])}
         if spec["on"] == "test":
             entry[f"CV {metric} (mean ± standard error)"] = format_score(row[f"{metric}_mean"], row[f"{metric}_sem"])
+        else:  # chosen by an in-sample metric, of the fit on every training row
+            entry[f"{metric} (in-sample, fit on all rows)"] = format_score(chosen["value"])
         for name, value in chosen.get("test", {}).items():
             entry[f"test {name}"] = value
         entry["_rank"] = chosen["value"] * (1 if spec["greater_is_better"] else -1)
