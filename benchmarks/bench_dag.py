@@ -47,7 +47,6 @@ def grid_config(n_jobs: int) -> dict:
         "kwargs": {"n_components": 3, "n_init": 1},
         "grid": {"covariance_type": COVARIANCE_TYPES, "tol": [round(1e-3 * (1 + i * 1e-5), 12) for i in range(per_type)]},
     }}
-    config.pop("selection", None)
     config["selection"] = {"metric": "ars"}
     return config
 

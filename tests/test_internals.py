@@ -134,18 +134,22 @@ def test_node_side_snakemake_runs_run_jobs_in_threads(monkeypatch):
 
 
 def test_node_side_schedulers_run_without_the_job_rate_limiter(monkeypatch):
+    import threading
+
     from snakemake.scheduling.job_scheduler import JobScheduler
 
     monkeypatch.setattr(JobScheduler, "__init__", JobScheduler.__init__)
 
     def fake_init(self, *args, **kwargs):
         self.job_rate_limiter = object()
+        self._lock = threading.Lock()
 
     monkeypatch.setattr(JobScheduler, "__init__", fake_init)
     assert internals.no_job_rate_limit_in_this_process() and internals.no_job_rate_limit_in_this_process()
     scheduler = object.__new__(JobScheduler)
     JobScheduler.__init__(scheduler)
     assert scheduler.job_rate_limiter is None
+    assert isinstance(scheduler._lock, type(threading.RLock()))  # a SIGTERM from the batch system cannot deadlock
 
 
 def test_group_jobs_are_capped_where_snakemake_reads_the_cap():
@@ -194,6 +198,7 @@ def test_a_run_with_nothing_to_do_is_seen_although_snakemake_skips_onsuccess():
     level = logger.level
     try:
         logger.setLevel(logging.INFO)
+        assert internals.when_nothing_to_do(lambda: calls.append(0))  # a Snakefile read twice: one handler
         assert internals.when_nothing_to_do(lambda: calls.append(1))
         logger.info("Building DAG of jobs...")
         assert calls == []

@@ -29,7 +29,7 @@ from manymodels.experiment.config import metric_specs, selection_metric, streami
 from manymodels.experiment.estimators import dotted_paths, estimator_modules
 from manymodels.experiment.schema import check_schema
 from manymodels.experiment.tasks import estimator_definition
-from manymodels.results.aggregate import shard_tasks
+from manymodels.results.aggregate import FILES_PER_SHARD, shard_tasks
 
 cache_function_signatures()  # Snakemake inspected every function again for every job
 
@@ -158,7 +158,8 @@ def nothing_to_do():
     record_success()
 
 
-when_nothing_to_do(nothing_to_do)  # Snakemake skips onsuccess when it had nothing to do
+if workflow.is_main_process:
+    when_nothing_to_do(nothing_to_do)  # Snakemake skips onsuccess when it had nothing to do
 
 
 onsuccess:
@@ -223,7 +224,9 @@ def fit_function(fold):
 
 # Score files are gathered in shards named by the leading hex digits of the config_id ('all' for
 # one shard), so a changed configuration makes aggregation reread one shard, not every file.
-SHARD_TASKS = shard_tasks(TASKS, len(TASK_FOLDS), per_shard=int(os.environ.get("MANYMODELS_SHARD_FILES", 1000)))
+SHARD_TASKS = shard_tasks(
+    TASKS, len(TASK_FOLDS), per_shard=int(os.environ.get("MANYMODELS_SHARD_FILES", FILES_PER_SHARD))
+)
 # A shard whose tasks, shared settings and environment are those of the last successful run, with
 # its fits, scores and gathered file untouched since, is not planned again: its gathered file is an
 # input of aggregation like the data file, and Snakemake builds the DAG of the other shards only (a
@@ -237,12 +240,13 @@ if workflow.is_main_process:
             f"{len(SHARDS_UP_TO_DATE)} of {len(SHARD_TASKS)} shards of score files are as the last successful run "
             "left them; Snakemake plans the jobs of the others (MANYMODELS_NO_SHORTCUT=1 plans all)."
         )
-SHARDS_TO_PLAN = shard_pattern(set(SHARD_TASKS) - SHARDS_UP_TO_DATE)
+_shards_to_plan = set(SHARD_TASKS) - SHARDS_UP_TO_DATE
+SHARDS_TO_PLAN = shard_pattern(_shards_to_plan)
 # A DAG too large to build comfortably here: say what it will cost before Snakemake starts on it
 # (MANYMODELS_COMFORTABLE_JOBS: another size, for another machine).
 if workflow.is_main_process and (
     _too_large := dag_warning(
-        2 * len(TASK_FOLDS) * sum(len(SHARD_TASKS[s]) for s in set(SHARD_TASKS) - SHARDS_UP_TO_DATE),
+        2 * len(TASK_FOLDS) * sum(len(SHARD_TASKS[s]) for s in _shards_to_plan),
         comfortable=int(os.environ.get("MANYMODELS_COMFORTABLE_JOBS", COMFORTABLE_JOBS)),
     )
 ):

@@ -22,7 +22,6 @@ CPU seconds / (CPUs x wall seconds), can be measured without Slurm's accounting 
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import re
 import socket
@@ -33,6 +32,7 @@ from ..experiment.layout import state_dir
 from ..task.io import read_json, write_json
 from .internals import (cap_group_cpus, executor_name, no_job_rate_limit_in_this_process,
                         pass_group_settings_to_slurm_jobs, run_jobs_in_threads)
+from .uptodate import json_hash
 
 NODE_EXECUTORS = ("slurm-jobstep",)
 
@@ -90,15 +90,9 @@ def checked_file(experiment: str) -> Path:
     return state_dir(experiment) / "experiment.json"
 
 
-def config_fingerprint(config: dict) -> str:
-    import hashlib
-
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def save_checked(experiment: str, config: dict, checked: dict) -> None:
     """The login process's config check, for the node-side processes of this run."""
-    write_json({"fingerprint": config_fingerprint(config), "checked": checked}, checked_file(experiment))
+    write_json({"fingerprint": json_hash(config), "checked": checked}, checked_file(experiment))
 
 
 def load_checked(experiment: str, config: dict) -> dict | None:
@@ -107,7 +101,7 @@ def load_checked(experiment: str, config: dict) -> dict | None:
         saved = read_json(checked_file(experiment))
     except (OSError, ValueError):
         return None
-    return saved["checked"] if saved.get("fingerprint") == config_fingerprint(config) else None
+    return saved["checked"] if saved.get("fingerprint") == json_hash(config) else None
 
 
 # --- CPU efficiency of cluster submissions ---------------------------------------------------

@@ -161,11 +161,13 @@ def disable_job_rate_limit(scheduler) -> bool:
 
 
 def no_job_rate_limit_in_this_process() -> bool:
-    """Create Snakemake's job scheduler without its job-rate limiter in this process.
+    """Create Snakemake's job scheduler without its job-rate limiter, and with the reentrant lock
+    of section 6, in this process.
 
     For node-side processes of a cluster run, which get no `onstart` (Snakemake passes them
     --no-hooks): the limiter's timers also keep such a process from exiting until the last one
-    fired (up to a second per process, two processes per Slurm submission). Returns whether the
+    fired (up to a second per process, two processes per Slurm submission), and these are the
+    processes a batch system sends SIGTERM to (scancel, time limit). Returns whether the
     scheduler class was found."""
     try:
         from snakemake.scheduling.job_scheduler import JobScheduler
@@ -178,6 +180,7 @@ def no_job_rate_limit_in_this_process() -> bool:
     def __init__(self, *args, **kwargs):
         init(self, *args, **kwargs)
         disable_job_rate_limit(self)
+        reentrant_scheduler_lock(self)
 
     __init__._manymodels_unlimited = True
     JobScheduler.__init__ = __init__
@@ -270,6 +273,10 @@ def when_nothing_to_do(callback: Callable[[], None]) -> bool:
         from snakemake.logging import logger
     except ImportError:
         return False
+
+    for handler in list(logger.handlers):  # the Snakefile read again in this process: replace its handler
+        if type(handler).__name__ == "NothingToDo":
+            logger.removeHandler(handler)
 
     class NothingToDo(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:

@@ -28,13 +28,19 @@ STAGE_MODULES = {
 }
 
 
+def hash_files(files, digest=None):
+    """``digest`` (a new SHA-256 by default) updated with each (name, path) of ``files``: the name,
+    then the file's bytes."""
+    digest = digest or hashlib.sha256()
+    for name, path in files:
+        digest.update(name.encode())
+        digest.update(Path(path).read_bytes())
+    return digest
+
+
 def code_hash(stage: str) -> str:
     """Hash of the source of the modules a stage runs."""
-    digest = hashlib.sha256()
-    for name in STAGE_MODULES[stage]:
-        digest.update(name.encode())
-        digest.update((PACKAGE_DIR / name).read_bytes())
-    return digest.hexdigest()[:16]
+    return hash_files((name, PACKAGE_DIR / name) for name in STAGE_MODULES[stage]).hexdigest()[:16]
 
 
 def own_code_hash(dotted_paths) -> str | None:
@@ -49,11 +55,7 @@ def own_code_hash(dotted_paths) -> str | None:
     files = dict(sorted({item for path in dotted_paths for item in _own_files(path.rpartition(".")[0])}))
     if not files:
         return None
-    digest = hashlib.sha256()
-    for name, path in files.items():  # by name, not place: a copied project hashes the same
-        digest.update(name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    return hash_files(files.items()).hexdigest()[:16]  # by name, not place: a copied project hashes the same
 
 
 def _own_files(module: str) -> list[tuple[str, Path]]:

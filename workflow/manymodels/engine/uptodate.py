@@ -32,7 +32,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ..experiment.layout import results_dir, state_dir
-from .provenance import own_code_hash
+from .provenance import hash_files, own_code_hash
 from ..task.io import read_json, write_json
 
 # The final outputs of a run, relative to its experiment's results directory.
@@ -93,9 +93,8 @@ def _is_number(token: str) -> bool:
 
 
 def _hash_tree(digest, root: Path) -> None:
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
+    paths = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    hash_files(((str(path.relative_to(root)), path) for path in paths), digest)
 
 
 def environment_fingerprint(snakefile: Path, data_file: str | None, config: dict | None = None) -> str:
@@ -129,10 +128,11 @@ def named_objects(value) -> list[str]:
 def fingerprint(config: dict, environment: str) -> str:
     """Hash of everything besides ``results/`` that decides what the workflow computes: the config
     and the environment (:func:`environment_fingerprint`)."""
-    return _hash(environment, config)
+    return json_hash(environment, config)
 
 
-def _hash(*parts) -> str:
+def json_hash(*parts) -> str:
+    """SHA-256 of JSON documents (key order aside)."""
     digest = hashlib.sha256()
     for part in parts:
         digest.update(json.dumps(part, sort_keys=True, default=str).encode())
@@ -149,7 +149,7 @@ def shard_fingerprints(environment: str, config: dict, shards: dict[str, list[di
     and scores depend on: the environment, the config but the model families, its tasks (estimator,
     kwargs and grid point of each configuration) and the folds."""
     shared = {key: value for key, value in config.items() if key not in NOT_IN_SHARDS}
-    return {name: _hash(environment, shared, folds, sorted(tasks, key=lambda t: (t["model"], t["config_id"])))
+    return {name: json_hash(environment, shared, folds, sorted(tasks, key=lambda t: (t["model"], t["config_id"])))
             for name, tasks in shards.items()}
 
 

@@ -44,15 +44,17 @@ def check_models_fit_data(*, config: dict, tasks: list[dict], features: list[str
         est = build_estimator(task["estimator"], task["kwargs"], task["params"], config_id=task["config_id"])
         name = f"models.{model} ({class_name(task['estimator']).rpartition('.')[2]})"
         if label:
-            _check_label(frame[label], est, label=label, family=name, where=where, config_file=config_file)
+            _check_label(frame[label], est, label=label, family=name, where=where, config_file=config_file,
+                         whole_file=len(raw) < CHECK_ROWS)
         _check_features(frame, features, label, task, est, family=name, where=where, config_file=config_file)
     values = raw[label].dropna().unique() if label else []
-    if len(values) == 1 and len(raw) < CHECK_ROWS:  # the whole file was read: one value throughout
+    if len(values) == 1 and len(raw) < CHECK_ROWS:  # the whole file was read: one value throughout (a
+        # longer file's first rows may share one value, as in a table sorted by its label)
         raise DataError(f"{config_file}: data.label: column '{label}' of {where} has one value in every row "
                         f"({values[0]!r}): no metric can compare predictions with it")
 
 
-def _check_label(y, est, *, label: str, family: str, where: str, config_file: str) -> None:
+def _check_label(y, est, *, label: str, family: str, where: str, config_file: str, whole_file: bool) -> None:
     from pandas.api.types import is_numeric_dtype
     from sklearn.base import is_classifier, is_regressor
     from sklearn.utils.multiclass import type_of_target
@@ -69,7 +71,7 @@ def _check_label(y, est, *, label: str, family: str, where: str, config_file: st
                             "is a classifier, which would make each value a class; use a regressor, or a label of "
                             "classes")
         classes = y.unique()
-        if len(classes) < 2:
+        if len(classes) < 2 and whole_file:
             raise DataError(f"{prefix} has a single class ({classes[0]!r}), but {family} is a classifier and needs "
                             "two or more")
     elif is_regressor(est) and not is_numeric_dtype(y):

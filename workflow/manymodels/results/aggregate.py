@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..task.io import IntegrityError, damaged, read_checked_table, task_identity, write_parquet
+from ..task.io import damaged_file, read_checked_table, task_identity, write_parquet
 from ..task.score import score_schema
 
 
@@ -94,18 +96,25 @@ def read_score_table(score_files: list[str], metric_names: list[str], *, check_i
     return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
+def _identities(table) -> list[tuple]:
+    return list(zip(*(table.column(c).to_pylist() for c in ("model", "config_id", "fold"))))
+
+
+def check_score_file(path: str | os.PathLike, table) -> None:
+    """IntegrityError naming ``path`` unless its table holds exactly the row of the task its path names."""
+    identity = tuple(task_identity(path).values())
+    rows = _identities(table)
+    if rows != [identity]:
+        what = f"it holds {len(rows)} rows" if len(rows) != 1 else "it holds the row of {} {} fold {}".format(*rows[0])
+        raise damaged_file(path, f"{what}, not that of {' '.join(identity[:2])} fold {identity[2]}")
+
+
 def _check_rows(table, files: list[str], schema) -> None:
-    """Each score file holds exactly the row of the task its path names."""
-    expected = [tuple(task_identity(path).values()) for path in files]
-    found = list(zip(*(table.column(c).to_pylist() for c in ("model", "config_id", "fold"))))
-    if found == expected:  # a scan keeps the order of its files
-        return
-    for path, identity in zip(files, expected):
-        rows = read_checked_table(path, schema=schema)
-        row = list(zip(*(rows.column(c).to_pylist() for c in ("model", "config_id", "fold"))))
-        if row != [identity]:
-            what = f"it holds {len(row)} rows" if len(row) != 1 else "it holds the row of {} {} fold {}".format(*row[0])
-            raise IntegrityError(damaged(path, f"{what}, not that of {' '.join(identity[:2])} fold {identity[2]}"))
+    """Each score file of a scan holds exactly the row of the task its path names."""
+    if _identities(table) == [tuple(task_identity(path).values()) for path in files]:
+        return  # a scan keeps the order of its files
+    for path in files:
+        check_score_file(path, read_checked_table(path, schema=schema))
 
 
 def read_scores(score_files: list[str], metric_names: list[str]) -> pd.DataFrame:
@@ -119,21 +128,41 @@ def gather_scores(*, score_files: list[str], metric_names: list[str], out: str) 
     write_parquet(read_score_table(score_files, metric_names, check_identity=True), out)
 
 
-def _check_shards(paths: list[str]) -> None:
-    """Each gathered shard holds only the tasks of its name (a config_id prefix, or 'all')."""
-    from pathlib import Path
+# About this many score files are gathered into one shard (MANYMODELS_SHARD_FILES sets another number).
+FILES_PER_SHARD = 1000
 
+
+def shard_name(path: str | os.PathLike) -> str | None:
+    """The config_id prefix (or 'all') a gathered shard ``scores-<name>.parquet`` is named by."""
+    stem = Path(path).stem
+    return stem.removeprefix("scores-") if stem.startswith("scores-") else None
+
+
+def check_shard(path: str | os.PathLike, table) -> None:
+    """IntegrityError naming ``path`` unless a gathered shard's table holds only the tasks of its name."""
+    name = shard_name(path)
+    if name in (None, "all"):
+        return
+    wrong = next((i for i in table.column("config_id").to_pylist() if not i.startswith(name)), None)
+    if wrong is not None:
+        raise damaged_file(path, f"it holds configuration {wrong}, which belongs to another shard")
+
+
+def read_shards(paths: list[str], metric_names: list[str]) -> pd.DataFrame:
+    """Gathered shards as one pandas table, each verified as it is read: its page checksums, and
+    only the tasks of its name."""
+    import pyarrow as pa
+
+    schema = score_schema(metric_names)
+    tables = []
     for path in paths:
-        name = Path(path).stem.removeprefix("scores-")
-        if name == "all" or not Path(path).stem.startswith("scores-"):
-            continue
-        ids = read_checked_table(path, columns=["config_id"]).column("config_id").to_pylist()
-        wrong = next((i for i in ids if not i.startswith(name)), None)
-        if wrong is not None:
-            raise IntegrityError(damaged(path, f"it holds configuration {wrong}, which belongs to another shard"))
+        table = read_checked_table(path, schema=schema)
+        check_shard(path, table)
+        tables.append(table)
+    return (pa.concat_tables(tables) if tables else schema.empty_table()).to_pandas()
 
 
-def shard_tasks(tasks: list[dict], n_folds: int, per_shard: int = 1000) -> dict[str, list[dict]]:
+def shard_tasks(tasks: list[dict], n_folds: int, per_shard: int = FILES_PER_SHARD) -> dict[str, list[dict]]:
     """Tasks by the shard that gathers their score files: the first ``shard_digits`` hex digits of
     the config_id, or 'all' when there is one shard."""
     digits = shard_digits(len(tasks) * n_folds, per_shard)
@@ -143,7 +172,7 @@ def shard_tasks(tasks: list[dict], n_folds: int, per_shard: int = 1000) -> dict[
     return shards
 
 
-def shard_digits(n_files: int, per_shard: int = 1000) -> int:
+def shard_digits(n_files: int, per_shard: int = FILES_PER_SHARD) -> int:
     """How many leading hex digits of the config_id name a shard of score files: 0 (a single shard)
     up to ``per_shard`` files, then enough for shards of about that size (1: 16 shards, 2: 256)."""
     digits = 0
@@ -191,9 +220,7 @@ def aggregate_scores(
 ) -> None:
     """Write results/scores.parquet, results/summary.parquet and the readable configs.tsv."""
     names = list(metrics)
-    raw = read_scores(score_files, names)
-    _check_shards(score_files)
-    scores = tidy_scores(raw, configs, names)
+    scores = tidy_scores(read_shards(score_files, names), configs, names)
     write_parquet(scores, out_scores)
     write_parquet(summarise(scores, configs, names), out_summary)
     table = param_table(configs)

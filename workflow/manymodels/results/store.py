@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..experiment.layout import RESULTS_ROOT, experiments
 from ..experiment.suggest import with_hint
-from ..task.io import IntegrityError, read_json, sha256_file
+from ..task.io import IntegrityError, load_checked_model, read_checked_json, read_json, task_identity
 
 __all__ = ["IntegrityError", "Results", "experiment_dir", "experiment_table", "model_file"]
 
@@ -98,15 +98,7 @@ class Results:
         path, expected = self._model_path_and_checksum(task)
         if expected is None or pd.isna(expected):
             raise IntegrityError(f"{path}: no checksum was recorded for this model; refusing to load it")
-        actual = sha256_file(path)
-        if actual != expected:
-            raise IntegrityError(
-                f"{path}: SHA-256 {actual[:16]}... does not match the recorded {expected[:16]}... "
-                "(the file was modified, truncated or replaced); refusing to load it"
-            )
-        import joblib
-
-        return joblib.load(path)
+        return load_checked_model(path, expected=expected)
 
     def _model_path_and_checksum(self, task) -> tuple[Path, str | None]:
         """The task's model file and its recorded SHA-256.
@@ -119,7 +111,8 @@ class Results:
             return self.path / relative, task["model_sha256"]
         kept = self.path / KEPT_MODELS_DIR / relative.removeprefix("fits/")
         if kept.is_file():
-            return kept, read_json(kept.with_suffix(".json")).get("model_sha256")
+            meta = kept.with_suffix(".json")
+            return kept, read_checked_json(meta, **task_identity(meta)).get("model_sha256")
         raise IntegrityError(
             f"{self.path / relative}: model file is missing (not kept under keep_models, or deleted)"
         )

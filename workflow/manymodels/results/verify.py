@@ -20,13 +20,13 @@ command. Nothing else is touched.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..task.io import (IntegrityError, read_checked_json, read_checked_table, read_json, sha256_file,
+from ..task.io import (IntegrityError, check_checksum, read_checked_json, read_checked_table, read_json,
                        task_identity)
+from .aggregate import check_score_file, check_shard, shard_name
 
 # What every run derives from all scores: removed with anything they were derived from.
 FINAL = ("scores.parquet", "summary.parquet", "configs.tsv", "selection.json", "run.json", "report.html", "report",
@@ -48,7 +48,7 @@ def verify(results: str | os.PathLike) -> list[Problem]:
         try:
             return func(path)
         except (IntegrityError, OSError, ValueError, KeyError, IndexError) as exc:
-            problems.append(Problem(path, str(exc).split("; run `manymodels verify")[0].removeprefix(f"{path}: ")))
+            problems.append(Problem(path, getattr(exc, "why", None) or str(exc)))
             return None
 
     recorded: dict[Path, str] = {}  # fit metadata -> the model SHA-256 it recorded
@@ -60,13 +60,13 @@ def verify(results: str | os.PathLike) -> list[Problem]:
             recorded[meta_path] = meta.get("model_sha256")
             model_path = meta_path.with_suffix(".joblib")
             if model_path.exists():  # temporary models are gone once scored (keep_models: none)
-                check(model_path, lambda p: _same_checksum(p, meta.get("model_sha256")))
+                check(model_path, lambda p: check_checksum(p, meta.get("model_sha256")))
     for kind, pattern in (("scores", "*/*/fold-*.parquet"), ("models", "*/*/fold-*.parquet")):
         for score_path in sorted((root / kind).glob(pattern)):
             fit = root / ("fits" if kind == "scores" else "models") / score_path.relative_to(root / kind)
             check(score_path, lambda p: _score_row(p, recorded.get(fit.with_suffix(".json"))))
     for shard in sorted((root / "shards").glob("scores-*.parquet")):
-        check(shard, _shard)
+        check(shard, lambda p: check_shard(p, read_checked_table(p, columns=["config_id"])))
     for name in ("scores.parquet", "summary.parquet", *(f"data/{p.name}" for p in sorted(root.glob("data/*.parquet")))):
         if (root / name).exists():
             check(root / name, read_checked_table)
@@ -76,31 +76,11 @@ def verify(results: str | os.PathLike) -> list[Problem]:
     return problems
 
 
-def _same_checksum(path: Path, expected: str | None) -> None:
-    actual = sha256_file(path)
-    if actual != expected:
-        raise IntegrityError(f"its SHA-256 {actual[:16]}... does not match the {str(expected)[:16]}... its fit recorded")
-
-
 def _score_row(path: Path, model_sha256: str | None) -> None:
-    rows = read_checked_table(path).to_pylist()
-    if len(rows) != 1:
-        raise IntegrityError(f"it holds {len(rows)} rows, not one")
-    identity = task_identity(path)
-    found = {key: rows[0].get(key) for key in identity}
-    if found != identity:
-        raise IntegrityError(f"it holds the row of {' '.join(map(str, found.values()))}, not that of "
-                             f"{' '.join(identity.values())}")
-    if model_sha256 is not None and rows[0].get("model_sha256") != model_sha256:
+    table = read_checked_table(path)
+    check_score_file(path, table)
+    if model_sha256 is not None and table.column("model_sha256")[0].as_py() != model_sha256:
         raise IntegrityError("it scored another model than the one its fit wrote (the fit was redone since)")
-
-
-def _shard(path: Path) -> None:
-    name = path.stem.removeprefix("scores-")
-    ids = read_checked_table(path, columns=["config_id"]).column("config_id").to_pylist()
-    wrong = next((i for i in ids if name != "all" and not i.startswith(name)), None)
-    if wrong is not None:
-        raise IntegrityError(f"it holds configuration {wrong}, which belongs to another shard")
 
 
 def derived(results: str | os.PathLike, bad: Path) -> list[Path]:
@@ -117,7 +97,7 @@ def derived(results: str | os.PathLike, bad: Path) -> list[Path]:
         if top != "models":
             config_id = relative.parts[2]
             removed += [s for s in (root / "shards").glob("scores-*.parquet")
-                        if s.stem.removeprefix("scores-") in ("all",) or config_id.startswith(s.stem.removeprefix("scores-"))]
+                        if shard_name(s) == "all" or config_id.startswith(shard_name(s))]
     elif top == "data":
         removed += [root / "data"]  # everything depends on the prepared data: Snakemake redoes what reads it
     removed += [root / name for name in FINAL]
@@ -144,6 +124,3 @@ def repair(results: str | os.PathLike, problems: list[Problem]) -> list[Path]:
 def describe(problems: list[Problem]) -> str:
     return "".join(f"{p.path}: {p.why}\n" for p in problems)
 
-
-def as_json(problems: list[Problem]) -> str:
-    return json.dumps([{"path": str(p.path), "why": p.why} for p in problems], indent=1)

@@ -12,7 +12,12 @@ from typing import Any, Iterator
 
 
 class IntegrityError(RuntimeError):
-    """An artifact is missing, truncated or not the file that was written."""
+    """An artifact is missing, truncated or not the file that was written; ``why`` says what is
+    wrong with it, without the file's name and what to do (``manymodels verify`` lists those)."""
+
+    def __init__(self, message: str, why: str | None = None):
+        super().__init__(message)
+        self.why = why or message
 
 
 # The mode a plain open() would give a new file under this process's umask.
@@ -82,7 +87,7 @@ def read_checked_table(path: str | os.PathLike, **options):
     except FileNotFoundError:
         raise
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for a damaged file
-        raise IntegrityError(damaged(path, f"not a readable Parquet file ({type(exc).__name__}: {exc})")) from None
+        raise damaged_file(path, f"not a readable Parquet file ({type(exc).__name__}: {exc})") from None
 
 
 def checksum_of(value: dict) -> str:
@@ -105,16 +110,16 @@ def read_checked_json(path: str | os.PathLike, **identity) -> dict:
     try:
         value = read_json(path)
     except ValueError as exc:
-        raise IntegrityError(damaged(path, f"not valid JSON ({exc})")) from None
+        raise damaged_file(path, f"not valid JSON ({exc})") from None
     if not isinstance(value, dict) or "sha256" not in value:
-        raise IntegrityError(damaged(path, "it has no recorded checksum"))
+        raise damaged_file(path, "it has no recorded checksum")
     recorded = value.pop("sha256")
     if checksum_of(value) != recorded:
-        raise IntegrityError(damaged(path, "its content does not match the checksum recorded when it was written"))
+        raise damaged_file(path, "its content does not match the checksum recorded when it was written")
     wrong = {key: value.get(key) for key, expected in identity.items() if value.get(key) != expected}
     if wrong:
-        raise IntegrityError(damaged(path, f"it belongs to another task ({_describe(wrong)} instead of "
-                                           f"{_describe({k: identity[k] for k in wrong})})"))
+        raise damaged_file(path, f"it belongs to another task ({_describe(wrong)} instead of "
+                                 f"{_describe({k: identity[k] for k in wrong})})")
     return value
 
 
@@ -128,6 +133,11 @@ def damaged(path: str | os.PathLike, why: str) -> str:
     command = "manymodels verify --repair" + (f" {parts[parts.index('results') + 1]}" if "results" in parts[:-2] else "")
     return (f"{path}: {why}; run `{command}` to remove it and what was derived from it, then the same snakemake "
             "command to redo exactly those jobs")
+
+
+def damaged_file(path: str | os.PathLike, why: str) -> IntegrityError:
+    """The IntegrityError for an artifact that is not what was written (its message: :func:`damaged`)."""
+    return IntegrityError(damaged(path, why), why=why)
 
 
 def task_identity(path: str | os.PathLike) -> dict:
@@ -161,12 +171,16 @@ def load_checked_model(model_file: str | os.PathLike, meta_file: str | os.PathLi
 
     if expected is None:
         expected = read_checked_json(meta_file, **task_identity(meta_file)).get("model_sha256")
+    check_checksum(model_file, expected)
+    return joblib.load(model_file)
+
+
+def check_checksum(model_file: str | os.PathLike, expected: str | None) -> None:
+    """IntegrityError naming ``model_file`` unless its SHA-256 is the ``expected`` one its fit recorded."""
     actual = sha256_file(model_file)
     if expected != actual:
-        raise IntegrityError(damaged(
-            model_file, f"its SHA-256 {actual[:16]}... does not match the {str(expected)[:16]}... its fit recorded "
-                        "(the file was modified, truncated or replaced); it was not loaded"))
-    return joblib.load(model_file)
+        raise damaged_file(model_file, f"its SHA-256 {actual[:16]}... does not match the {str(expected)[:16]}... its "
+                                       "fit recorded (the file was modified, truncated or replaced)")
 
 
 def sha256_file(path: str | os.PathLike) -> str:
