@@ -35,6 +35,7 @@ else:
     include: "workflow/rules/fit.smk"
     include: "workflow/rules/score.smk"
     include: "workflow/rules/aggregate.smk"
+    include: "workflow/rules/nested.smk"
     include: "workflow/rules/report.smk"
 
     rule all:

@@ -57,6 +57,9 @@ def test_valid_config_gives_one_task_per_grid_point(tiny_config):
          r"exp\.yaml: models\.gmm\.grid\.n_components: .*empty grid"),
         (lambda c: c["metrics"].update(fold={"method": "bic", "greater_is_better": False}),
          r"metrics\.fold: metric name 'fold' clashes with a score column"),
+        (lambda c: c.update(nested={"outer": {"splitter": "KFold", "n_splits": 3}},
+                            selection={"metric": "bic"}),
+         r"exp\.yaml: nested: the selection metric 'bic' is in-sample; nested CV chooses by scores on held-out folds"),
     ],
 )
 def test_semantic_errors_name_key_and_file(tiny_config, mutate, message):

@@ -122,6 +122,12 @@ def test_shipped_tournament_configs_run_end_to_end(tmp_path, name):
     assert (folds[held_out] == 0).all().all()  # no CV fold sees the held-out rows
     report = (results / "report.html").read_text()
     assert "Ranking of the model families" in report and "test_predictions.png" in report and "cv_scores.png" in report
+    assert "How sure is the choice?" in report and "Practically equivalent to the best" in report
+    if config.get("nested"):  # the honest estimate of the procedure, beside the winner's CV score
+        nested = json.loads((results / "nested.json").read_text())
+        metric = selection["selection_metric"]
+        assert len(nested["outer_folds"]) == config["nested"]["outer"]["n_splits"]
+        assert nested["estimates"][metric]["mean"] is not None and f"Nested estimate of {metric}" in report
     scores = pd.read_parquet(results / "scores.parquet")
     assert (scores["status"] == "ok").all()
     if name == "tournament-classification":

@@ -96,7 +96,8 @@ def test_snakemake_report_collects_plots_tables_and_the_selection(rerun):
     for page in ("selection.html", "configurations.html", "failures.html"):
         assert page in report
     selection = (root / "results/config/report/selection.html").read_text()
-    assert "Ranking of the model families" in selection and "one standard error" in selection
+    assert "Ranking of the model families" in selection and "How sure is the choice?" in selection
+    assert "practically equivalent" in selection
 
 
 def test_unchanged_rerun_schedules_nothing(rerun):

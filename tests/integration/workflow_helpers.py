@@ -53,7 +53,7 @@ def planned_jobs(root: Path, *args: str, **popen) -> list[tuple[str, dict]]:
     out = result.stdout + result.stderr
     jobs: list[tuple[str, dict]] = []
     for line in out.splitlines():
-        if m := re.match(r"^\s*(?:local)?rule (\w+):$", line):  # indented inside a group job
+        if m := re.match(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):$", line):  # indented inside a group job
             jobs.append((m.group(1), {}))
         elif (m := re.match(r"^\s+wildcards: (.*)$", line)) and jobs:
             jobs[-1][1].update(kv.split("=", 1) for kv in m.group(1).split(", "))

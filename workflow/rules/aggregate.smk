@@ -56,6 +56,10 @@ SELECTION = {
     "metrics": METRICS,
     "selection_metric": selection_metric(config),
     "simplest": config["selection"]["simplest"],
+    "rule": config["selection"]["rule"],
+    "rope": config["selection"]["rope"],
+    "credibility": config["selection"]["credibility"],
+    "grid_parameters": {model: grid_parameters(spec) for model, spec in config["models"].items()},
     "final_model": lambda wildcards: FINAL_MODEL,  # a function: Snakemake leaves its braces alone
     "code": CODE["aggregate"],
 }
@@ -68,9 +72,11 @@ if REFITS_AFTER_SELECTION:
 
     checkpoint select_configurations:
         input:
-            "<results>/summary.parquet",
+            summary="<results>/summary.parquet",
+            scores="<results>/scores.parquet",
         output:
-            "<results>/selection.json",
+            selection="<results>/selection.json",
+            comparisons="<results>/comparisons.parquet",
         log:
             "<logs>/select_configurations.log",
         params:
@@ -82,12 +88,42 @@ else:
 
     rule select_configurations:
         input:
-            "<results>/summary.parquet",
+            summary="<results>/summary.parquet",
+            scores="<results>/scores.parquet",
         output:
-            "<results>/selection.json",
+            selection="<results>/selection.json",
+            comparisons="<results>/comparisons.parquet",
         log:
             "<logs>/select_configurations.log",
         params:
             **SELECTION,
         run:
             select_job(input, output, params, log)
+
+
+# The table a GridSearchCV user can read: cv_results_'s columns, one row per configuration.
+rule write_cv_results:
+    input:
+        scores="<results>/scores.parquet",
+        summary="<results>/summary.parquet",
+        comparisons="<results>/comparisons.parquet",
+    output:
+        parquet="<results>/cv_results.parquet",
+        csv="<results>/cv_results.csv",
+    log:
+        "<logs>/write_cv_results.log",
+    params:
+        metrics=METRICS,
+        code=CODE["aggregate"],
+    run:
+        run_task(
+            "manymodels.results.cv_results:write_cv_results",
+            **POOL,
+            scores=input.scores,
+            summary=input.summary,
+            comparisons=input.comparisons,
+            metrics=params.metrics,
+            out_parquet=output.parquet,
+            out_csv=output.csv,
+            log=log[0],
+        )

@@ -26,7 +26,9 @@ from manymodels.engine.provenance import STAGE_MODULES, code_hash, own_code_hash
 from manymodels.engine.scheduling import on_start
 from manymodels.engine.uptodate import shard_fingerprints, shard_pattern, up_to_date_shards
 from manymodels.experiment.config import metric_specs, selection_metric, streaming_settings
+from manymodels.experiment.data import inner_fold_name, split_definition
 from manymodels.experiment.estimators import dotted_paths, estimator_modules
+from manymodels.experiment.grid import grid_parameters
 from manymodels.experiment.schema import check_schema
 from manymodels.experiment.tasks import estimator_definition
 from manymodels.results.aggregate import FILES_PER_SHARD, shard_tasks
@@ -86,6 +88,7 @@ if ROLE == "login":
 TASKS = CHECKED["tasks"]
 TASK = {(t["model"], t["config_id"]): t for t in TASKS}
 FOLDS = CHECKED["folds"]
+OUTER_FOLDS = CHECKED.get("outer_folds", [])  # nested CV: 'o0', 'o1', ...
 SOURCE_FILE = [CHECKED["source_file"]] if CHECKED["source_file"] else []
 VERSIONS = CHECKED["versions"]
 METRICS = metric_specs(config["metrics"], config_file=CONFIG_FILE)
@@ -170,7 +173,8 @@ onsuccess:
 wildcard_constraints:
     model=r"[A-Za-z][A-Za-z0-9_-]*",
     config_id=r"[0-9a-f]{10}",
-    fold=r"\d+|full|all|stream",
+    fold=r"\d+|full|all|stream|o\d+-\d+",
+    outer=r"\d+",
     refit=r"full|all",
     metric=r"[A-Za-z][A-Za-z0-9_]*",
     shard=r"[0-9a-f]+|all",
@@ -189,7 +193,9 @@ def split_inputs_for(fold):
     if fold == "stream":
         return {"data": STREAM_DATA}
     inputs = {"data": "<results>/data/data.parquet"}
-    if fold == "full":
+    if fold.startswith("o"):  # an inner fold of nested CV: its outer fold's file
+        inputs["folds"] = f"<results>/data/nested/outer-{fold[1:].split('-')[0]}.parquet"
+    elif fold == "full":
         inputs["folds"] = "<results>/data/holdout.parquet"
     elif fold != "all":
         inputs["folds"] = "<results>/data/folds.parquet"
@@ -246,7 +252,8 @@ SHARDS_TO_PLAN = shard_pattern(_shards_to_plan)
 # (MANYMODELS_COMFORTABLE_JOBS: another size, for another machine).
 if workflow.is_main_process and (
     _too_large := dag_warning(
-        2 * len(TASK_FOLDS) * sum(len(SHARD_TASKS[s]) for s in _shards_to_plan),
+        2 * len(TASK_FOLDS) * sum(len(SHARD_TASKS[s]) for s in _shards_to_plan)
+        + 2 * len(TASKS) * len(OUTER_FOLDS) * len(FOLDS),
         comfortable=int(os.environ.get("MANYMODELS_COMFORTABLE_JOBS", COMFORTABLE_JOBS)),
     )
 ):
@@ -261,13 +268,28 @@ def shard_score_files(wildcards):
     ]
 
 
+def inner_score_files(wildcards):
+    """Nested CV: the score files of every configuration on the inner folds of one outer fold."""
+    outer = f"o{wildcards.outer}"
+    return [
+        f"<results>/scores/{t['model']}/{t['config_id']}/fold-{inner_fold_name(outer, fold)}.parquet"
+        for t in TASKS
+        for fold in FOLDS
+    ]
+
+
+def nested_estimate(wildcards=None):
+    """The nested CV estimate the report shows (none without nested CV)."""
+    return ["<results>/nested.json"] if OUTER_FOLDS else []
+
+
 def shard_files(wildcards=None):
     return [f"<results>/shards/scores-{shard}.parquet" for shard in sorted(SHARD_TASKS)]
 
 
 def plot_files(wildcards=None):
     files = [f"<results>/plots/{model}/{metric}.png" for model in config["models"] for metric in METRICS]
-    files.append("<results>/plots/cv_scores.png")
+    files += ["<results>/plots/cv_scores.png", "<results>/plots/families.png"]
     if config["holdout"] and config["data"]["label"]:
         files.append("<results>/plots/test_predictions.png")
     return files

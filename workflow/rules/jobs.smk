@@ -41,9 +41,11 @@ def select_job(input, output, params, log):
     run_task(
         "manymodels.results.selection:select_configurations",
         **POOL,
-        summary=input[0],
+        summary=input.summary,
+        scores=input.scores,
         **{key: value for key, value in params.items() if key != "code"},
-        out=output[0],
+        out=output.selection,
+        out_comparisons=output.comparisons,
         log=log[0],
     )
 
@@ -70,9 +72,11 @@ def report_job(input, output, params, log):
         scores=input.scores,
         summary=input.summary,
         selection=input.selection,
+        comparisons=input.comparisons,
         data_summary=input.data_summary,
         plots=list(input.plots),
         refit_scores=list(input.refit_scores),
+        nested=list(input.nested),
         metrics=params.metrics,
         run_marker=str(run_marker(EXPERIMENT)),
         out=output.report,
@@ -93,6 +97,7 @@ def summary_job(input, output, params, log):
         selection=input.selection,
         report_file=input.report_file,
         refit_scores=list(input.refit_scores),
+        nested=list(input.nested),
         experiment=params.experiment,
         config_file=params.config_file,
         run_marker=str(run_marker(EXPERIMENT)),

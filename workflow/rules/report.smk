@@ -5,6 +5,8 @@ rule plot_metric:
     input:
         summary="<results>/summary.parquet",
         scores="<results>/scores.parquet",
+        selection="<results>/selection.json",
+        comparisons="<results>/comparisons.parquet",
     output:
         report(
             "<results>/plots/{model}/{metric}.png",
@@ -29,6 +31,8 @@ rule plot_metric:
             metric=wildcards.metric,
             spec=params.spec,
             x=params.x,
+            selection=input.selection,
+            comparisons=input.comparisons,
             out=output[0],
             log=log[0],
         )
@@ -36,7 +40,9 @@ rule plot_metric:
 
 rule plot_cv_scores:
     input:
-        "<results>/scores.parquet",
+        scores="<results>/scores.parquet",
+        selection="<results>/selection.json",
+        comparisons="<results>/comparisons.parquet",
     output:
         report("<results>/plots/cv_scores.png", caption="../report/plot_cv_scores.rst", category="Selection plots"),
     log:
@@ -49,7 +55,38 @@ rule plot_cv_scores:
         run_task(
             "manymodels.results.plots:plot_cv_scores",
             **POOL,
-            scores=input[0],
+            scores=input.scores,
+            selection=input.selection,
+            comparisons=input.comparisons,
+            metric=params.metric,
+            spec=params.spec,
+            out=output[0],
+            log=log[0],
+        )
+
+
+rule plot_families:
+    input:
+        scores="<results>/scores.parquet",
+        summary="<results>/summary.parquet",
+        selection="<results>/selection.json",
+        comparisons="<results>/comparisons.parquet",
+    output:
+        report("<results>/plots/families.png", caption="../report/plot_families.rst", category="Selection plots"),
+    log:
+        "<logs>/plot/families.log",
+    params:
+        metric=selection_metric(config),
+        spec=METRICS[selection_metric(config)],
+        code=CODE["plot"],
+    run:
+        run_task(
+            "manymodels.results.plots:plot_families",
+            **POOL,
+            scores=input.scores,
+            summary=input.summary,
+            selection=input.selection,
+            comparisons=input.comparisons,
             metric=params.metric,
             spec=params.spec,
             out=output[0],
@@ -83,9 +120,11 @@ rule write_report:
         scores="<results>/scores.parquet",
         summary="<results>/summary.parquet",
         selection="<results>/selection.json",
+        comparisons="<results>/comparisons.parquet",
         data_summary="<results>/data/summary.json",
         plots=plot_files,
         refit_scores=refit_scores,
+        nested=nested_estimate,
     output:
         report="<results>/report.html",
         # The same selection text, configuration tables and failures, as pages of snakemake --report.
@@ -110,6 +149,7 @@ rule summarise_run:
         selection="<results>/selection.json",
         report_file="<results>/report.html",
         refit_scores=refit_scores,
+        nested=nested_estimate,
     output:
         "<results>/run.json",
     log:

@@ -20,10 +20,12 @@ STAGE_MODULES = {
     "fit": ["task/fit.py", "task/streaming.py", "task/hashing.py", "task/io.py", "experiment/estimators.py",
             *_DEFINITIONS],
     "score": ["task/score.py", "task/io.py", "experiment/metrics.py", "experiment/estimators.py", *_DEFINITIONS],
-    "aggregate": ["results/aggregate.py", "results/selection.py", "task/score.py", "task/io.py", "experiment/tasks.py"],
+    "aggregate": ["results/aggregate.py", "results/selection.py", "results/compare.py", "results/cautions.py",
+                  "results/formatting.py", "results/cv_results.py", "results/nested.py", "task/fit.py",
+                  "task/score.py", "task/io.py", "experiment/tasks.py"],
     "plot": ["results/plots.py", "results/aggregate.py", "results/store.py", "task/score.py", "task/io.py",
              "experiment/tasks.py"],
-    "report": ["results/report.py", "results/summary.py", "results/formatting.py", "results/store.py",
+    "report": ["results/report.py", "results/summary.py", "results/verdict.py", "results/formatting.py", "results/store.py",
                "results/aggregate.py", "task/score.py", "task/io.py", "experiment/tasks.py"],
 }
 

@@ -36,7 +36,8 @@ from .provenance import hash_files, own_code_hash
 from ..task.io import read_json, write_json
 
 # The final outputs of a run, relative to its experiment's results directory.
-FINAL_OUTPUTS = ("scores.parquet", "summary.parquet", "selection.json", "report.html", "run.json")
+FINAL_OUTPUTS = ("scores.parquet", "summary.parquet", "selection.json", "cv_results.parquet", "cv_results.csv",
+                 "report.html", "run.json")
 
 
 def final_targets(experiment: str) -> list[str]:

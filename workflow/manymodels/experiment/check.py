@@ -10,7 +10,7 @@ from __future__ import annotations
 from .. import ConfigError, DataError
 from .config import check_config, selected_columns
 from .datacheck import check_models_fit_data
-from .data import data_columns, fold_names, source_columns, source_file
+from .data import data_columns, fold_names, outer_fold_names, source_columns, source_file
 from .suggest import with_hint
 from .estimators import package_version
 from .tasks import estimator_definition
@@ -19,7 +19,8 @@ from .tasks import estimator_definition
 def check_experiment(*, config: dict, config_file: str) -> dict:
     """Check a schema-valid config against its estimators and data; return the task table and more.
 
-    Returns ``tasks`` (one record per configuration), ``folds`` (CV fold names), ``source_file``
+    Returns ``tasks`` (one record per configuration), ``folds`` (CV fold names), ``outer_folds``
+    (those of nested CV, if any), ``source_file``
     (the data file, or None for data made in memory), ``features`` and ``versions`` (the
     distribution and version behind each model's estimator). Raises ConfigError or DataError
     naming the key, column and file.
@@ -35,6 +36,7 @@ def check_experiment(*, config: dict, config_file: str) -> dict:
         if not config.get("streaming"):
             check_models_fit_data(config=config, tasks=tasks, features=features, where=where, config_file=config_file)
         folds = fold_names(config["cv"])
+        outer_folds = outer_fold_names(config.get("nested"))
     except (ConfigError, DataError) as exc:
         if str(exc).startswith(f"{config_file}: "):
             raise
@@ -42,6 +44,7 @@ def check_experiment(*, config: dict, config_file: str) -> dict:
     return {
         "tasks": tasks,
         "folds": folds,
+        "outer_folds": outer_folds,
         "source_file": None if path is None else str(path),
         "features": features,
         "versions": {name: package_version(estimator_definition(spec)) for name, spec in config["models"].items()},

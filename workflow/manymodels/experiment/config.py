@@ -197,6 +197,14 @@ def _check_selection(config: dict, points: dict[str, list[dict]], *, config_file
     if metric is not None and metric not in config["metrics"]:
         raise ConfigError(with_hint(f"{config_file}: selection.metric: '{metric}' is not one of the metrics",
                                     metric, config["metrics"]))
+    if config.get("nested"):
+        chosen_by = metric or next(iter(config["metrics"]))
+        if config.get("streaming"):
+            raise ConfigError(f"{config_file}: nested: a streaming experiment learns each configuration once from the "
+                              "whole stream; it has no folds to nest")
+        if metric_specs({chosen_by: config["metrics"][chosen_by]}, config_file=config_file)[chosen_by]["on"] == "train":
+            raise ConfigError(f"{config_file}: nested: the selection metric '{chosen_by}' is in-sample; nested CV "
+                              "chooses by scores on held-out folds (set selection.metric to an out-of-sample metric)")
     searched = {p for family in points.values() for point in family for p in point}
     for name in selection.get("simplest", []):
         if name not in searched:

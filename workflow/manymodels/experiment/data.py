@@ -195,3 +195,33 @@ def fold_names(cv: dict) -> list[str]:
         return [str(i) for i in range(splitter.get_n_splits())]
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"cv: {cv['splitter']} cannot tell its number of splits from the config: {exc}") from exc
+
+
+# Splitters whose first splits do not depend on how many there are: a ShuffleSplit's n_splits, a
+# Repeated* splitter's n_repeats can grow and the splits already made stay the same
+# (tests/test_nested.py checks this against scikit-learn).
+GROWING_KEY = {"ShuffleSplit": "n_splits", "StratifiedShuffleSplit": "n_splits", "RepeatedKFold": "n_repeats",
+               "RepeatedStratifiedKFold": "n_repeats"}
+
+
+def outer_fold_names(nested: dict | None) -> list[str]:
+    """Names of the outer folds of nested CV ('o0', 'o1', ...); none without ``nested``."""
+    if not nested:
+        return []
+    try:
+        return [f"o{i}" for i in range(make_splitter(nested["outer"]).get_n_splits())]
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"nested.outer: {nested['outer']['splitter']} cannot tell its number of splits from the "
+                          f"config: {exc}") from exc
+
+
+def split_definition(spec: dict, index: int) -> dict:
+    """What split ``index`` of a splitter depends on: its settings and its position, but not how
+    many splits follow it when the splitter can grow (see GROWING_KEY)."""
+    growing = GROWING_KEY.get(spec["splitter"])
+    return {key: value for key, value in spec.items() if key != growing} | {"split": index}
+
+
+def inner_fold_name(outer: str, inner: str) -> str:
+    """The fold of nested CV that fits on outer fold ``outer``'s training rows but inner fold ``inner``."""
+    return f"{outer}-{inner}"

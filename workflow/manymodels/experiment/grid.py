@@ -65,6 +65,13 @@ def expand_grid(grid: dict | list[dict], *, key: str) -> list[dict]:
     return points
 
 
+def grid_parameters(spec: dict) -> list[str]:
+    """The parameters a family searches on a grid (not drawn at random): the ones whose best value
+    at the edge of what was tried says the grid may be too narrow."""
+    grid = spec.get("grid") or {}
+    return list(dict.fromkeys(name for sub in (grid if isinstance(grid, list) else [grid]) for name in sub))
+
+
 def sample_points(random: dict, *, key: str) -> list[dict]:
     """``n_iter`` parameter points drawn from the configured distributions, seeded.
 

@@ -20,6 +20,16 @@ from .formatting import (
     format_value,
 )
 from .selection import with_refit_scores
+from .verdict import (
+    DECISIONS,
+    percent,
+    certainty_text,
+    equivalent_set_table,
+    families_table,
+    headline,
+    nested_text,
+    warnings_html,
+)
 
 
 def task_counts(scores: pd.DataFrame, run_started: str | None) -> dict:
@@ -52,8 +62,10 @@ def _choice_rows(choice: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _top_configurations(summary: pd.DataFrame, model: str, metrics: dict, metric: str, n: int = 10) -> str:
-    """The n best configurations of a family by the selection metric, with each metric's ranking value."""
+def _top_configurations(summary: pd.DataFrame, model: str, metrics: dict, metric: str, n: int = 10,
+                        comparisons: pd.DataFrame | None = None) -> str:
+    """The n best configurations of a family by the selection metric, with each metric's ranking
+    value and, from ``comparisons``, its verdict against the family's best."""
     key = metric_value_column(metric, metrics[metric])
     columns = ["config_id", *family_params(summary, model), "n_ok", "n_failed"]
     summary = summary[summary["model"] == model]
@@ -65,6 +77,11 @@ def _top_configurations(summary: pd.DataFrame, model: str, metrics: dict, metric
     top = top[columns].head(n)
     for name in family_params(summary, model):  # as the config wrote them (3, not 3.000; null)
         top[name] = [format_value(json.loads(p).get(name)) for p in summary.loc[top.index, "params"]]
+    if comparisons is not None and not comparisons.empty:
+        family = comparisons[(comparisons["scope"] == "family") & (comparisons["model"] == model)].set_index("config_id")
+        top["P(no worse than the best)"] = [percent(family["p_equivalent"].get(c, float("nan"))
+                                                     + family["p_better"].get(c, float("nan"))) for c in top["config_id"]]
+        top["verdict"] = [DECISIONS.get(family["decision"].get(c), "") for c in top["config_id"]]
     return f"<h3>Top {n} configurations by {html.escape(key)}</h3>" + _table(top)
 
 
@@ -147,9 +164,20 @@ def _selection_section(summary: pd.DataFrame, choices: dict, metrics: dict, miss
             parts.append(text + "no configuration could be chosen: every fit failed (see the failures).</p>")
             continue
         text += f"chosen <code>{chosen['config_id']}</code> {html.escape(format_params(chosen['params']))}"
-        if one:
+        equivalent, counts = choice.get("simplest_equivalent"), choice.get("comparison")
+        if choice.get("rule", "one_se") == "one_se" and one:
             text += (f", the simplest configuration within one standard error of the best by "
                      f"{html.escape(choice['selection_metric'])} ({format_number(one['value'])})")
+        elif choice.get("rule") == "equivalent" and equivalent and counts:
+            n, by = counts["equivalent"], html.escape(choice["selection_metric"])
+            if n == 0:
+                text += f", the family's best by {by} (no other configuration is practically equivalent to it)"
+            elif choice.get("simplest_by"):
+                text += (f", the simplest (fewest {html.escape(', '.join(choice['simplest_by']))}) of the {n + 1} "
+                         f"configurations practically equivalent to the family's best by {by}")
+            else:
+                text += (f", the family's best by {by}; {n} other configuration{'s are' if n > 1 else ' is'} practically "
+                         "equivalent to it (selection.simplest would choose the simplest of them)")
         parts.append(text + f"; its fit on all training rows: <code>{html.escape(chosen['model_file'])}</code>.</p>")
     return "\n".join(parts)
 
@@ -158,7 +186,25 @@ def _page(title: str, body: str) -> str:
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>"
             "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table.t{border-collapse:collapse;"
             "font-size:13px}table.t td,table.t th{padding:2px 8px;border-bottom:1px solid #ddd}img{max-width:100%}"
+            ".warn{background:#fff6e0;border-left:4px solid #e0a000;padding:6px 12px;margin:1em 0}"
+            ".headline{background:#eef4fb;border-left:4px solid #3a78c2;padding:6px 12px;margin:1em 0}"
             f"</style></head><body>{body}</body></html>")
+
+
+def _verdict_section(summary: pd.DataFrame, choices: dict, comparisons: pd.DataFrame, nested: dict | None,
+                     metrics: dict) -> str:
+    """How sure the choice is: warnings, the comparisons with the best, the nested estimate."""
+    metric = choices["selection_metric"]
+    parts = ["<h2>How sure is the choice?</h2>", warnings_html(choices), certainty_text(choices, summary)]
+    if len(choices.get("families_vs_best", [])) > 1:
+        parts.append(f"<h3>The families' chosen configurations against the best, on the same folds</h3>"
+                     + _table(families_table(choices)))
+    if not comparisons.empty:
+        equivalent = equivalent_set_table(choices, summary, comparisons, metrics[metric]["greater_is_better"])
+        parts.append(f"<h3>Practically equivalent to the best ({len(equivalent)} configuration"
+                     f"{'s' if len(equivalent) != 1 else ''})</h3>" + _table(equivalent))
+    parts.append(nested_text(nested))
+    return "\n".join(parts)
 
 
 def write_report(
@@ -166,6 +212,7 @@ def write_report(
     scores: str,
     summary: str,
     selection: str,
+    comparisons: str,
     data_summary: str,
     plots: list[str],
     metrics: dict,
@@ -175,6 +222,7 @@ def write_report(
     out_tables: str | None = None,
     out_failures: str | None = None,
     refit_scores: list[str] = (),
+    nested: list[str] = (),
 ) -> None:
     """Write a self-contained HTML report beside the results (plots linked by relative path), and
     its selection text, configuration tables and failures as pages of their own (``out_*``, shown
@@ -189,8 +237,11 @@ def write_report(
     missing = uncomputed_metrics(table, metrics)
     left_out = {os.path.join(m, f"{metric}.png") for m, metric in zip(missing["model"], missing["metric"])}
     plots = [p for p in plots if os.path.join(*Path(p).parts[-2:]) not in left_out]
-    selection_html = _selection_section(summ, choices, metrics, missing)
-    tables = {model: _top_configurations(summ, model, metrics, choice["selection_metric"])
+    compared = pd.read_parquet(comparisons)
+    verdict_html = _verdict_section(summ, choices, compared,
+                                    read_json(nested[0]) if nested else None, metrics)
+    selection_html = verdict_html + _selection_section(summ, choices, metrics, missing)
+    tables = {model: _top_configurations(summ, model, metrics, choice["selection_metric"], comparisons=compared)
               for model, choice in choices["models"].items()}
     fails = failures(table)
     failures_html = (f"<h2>Failures ({counts['failed']} tasks)</h2>"
@@ -198,6 +249,7 @@ def write_report(
     parts = [
         "<h1>manymodels report</h1>",
         f"<p>Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}.</p>",
+        headline(choices, summ, read_json(nested[0]) if nested else None),
         "<h2>Data</h2>",
         f"<p>Source <code>{html.escape(os.path.basename(data['source']))}</code>: {data['n_source_rows']} rows, "
         f"{data['n_dropped_missing']} dropped for missing values, {data['n_rows']} used. "

@@ -10,28 +10,37 @@ import numpy as np
 import pandas as pd
 
 from ..experiment.tasks import SCORE_COLUMNS
-from ..task.io import read_checked_table, write_json
+from ..task.io import read_checked_table, write_json, write_parquet
 from .aggregate import _is_nan, metric_value_column
+from .compare import COMPARISON_COLUMNS, CREDIBILITY, compare_with_best
+from .cautions import careful_warnings
 
 # Each family's chosen configuration fitted on every training row: fold 'full' of the grid's fits.
 FINAL_MODEL = "fits/{model}/{config_id}/fold-full.joblib"
 _SCORE_COLUMN_NAMES = {name for name, _ in SCORE_COLUMNS}
 
 
+# How a family's chosen configuration is picked (selection.rule).
+RULES = ("equivalent", "one_se", "best")
+
+
 def choose(summary: pd.DataFrame, *, metrics: dict, selection_metric: str, simplest: list[str],
-           final_model: str = FINAL_MODEL) -> dict:
+           rule: str = "equivalent", comparisons: pd.DataFrame | None = None, final_model: str = FINAL_MODEL) -> dict:
     """The best configuration of each model family by each metric, the chosen ones, and the overall winner.
 
-    A family's chosen configuration is the simplest (ordered by those ``simplest`` parameters it
-    has, ascending) whose CV mean is within one standard error of its best by the selection
-    metric; without such parameters, or for an in-sample selection metric, it is the best one.
-    The overall winner is the family choice with the best selection value. Each entry carries its
+    A family's chosen configuration follows ``rule``: 'equivalent', the simplest (ordered by those
+    ``simplest`` parameters it has, ascending) of the configurations practically equivalent to its
+    best (``comparisons``, see :func:`manymodels.results.compare.compare_with_best`); 'one_se',
+    the simplest whose CV mean is within one standard error of its best; 'best', its best. Without
+    such parameters, comparisons, or for an in-sample selection metric, it is the best one. The
+    overall winner is the family choice with the best selection value. Each entry carries its
     held-out test scores (``test``) when the experiment has a held-out set, and the path of the
     model fitted on all training rows (``final_model``, a path relative to the results directory
     with ``{model}`` and ``{config_id}``: fold 'full' under fits/ when every configuration was fitted
     on all rows, the refit after selection under models/ otherwise, fold 'stream' for streaming).
     """
     families = {}
+    compared = _by_scope(comparisons)
     for model, rows in summary.groupby("model", sort=False):
         best = {}
         for metric, spec in metrics.items():
@@ -39,12 +48,84 @@ def choose(summary: pd.DataFrame, *, metrics: dict, selection_metric: str, simpl
             ranked = rows.dropna(subset=[column]).sort_values(column, ascending=not spec["greater_is_better"], kind="stable")
             best[metric] = _describe(ranked.iloc[0], column, metrics, final_model) if len(ranked) else None
         one_se = _one_se(rows, metrics, selection_metric, simplest, final_model)
-        families[model] = {"best": best, "one_se": one_se, "selection_metric": selection_metric,
-                           "chosen": one_se or best[selection_metric]}
+        equivalent = _simplest_equivalent(rows, compared.get("family"), metrics, selection_metric, simplest, final_model)
+        chosen = {"one_se": one_se, "equivalent": equivalent}.get(rule) or best[selection_metric]
+        families[model] = {"best": best, "one_se": one_se, "simplest_equivalent": equivalent,
+                           "simplest_by": [p for p in simplest if p in rows and rows[p].notna().all()],
+                           "selection_metric": selection_metric, "rule": rule, "chosen": chosen,
+                           "comparison": _decisions(compared.get("family"), model)}
     candidates = [f["chosen"] for f in families.values() if f["chosen"]]
     sign = 1 if metrics[selection_metric]["greater_is_better"] else -1
     overall = max(candidates, key=lambda c: sign * c["value"]) if candidates else None
-    return {"models": families, "overall": overall, "selection_metric": selection_metric}
+    return {"models": families, "overall": overall, "selection_metric": selection_metric, "rule": rule,
+            "comparison": _decisions(compared.get("overall"), None),
+            "families_vs_best": _families_vs_best(compared.get("overall"), summary, families, selection_metric)}
+
+
+def _by_scope(comparisons: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    if comparisons is None or comparisons.empty:
+        return {}
+    return {scope: rows.set_index(["model", "config_id"]) for scope, rows in comparisons.groupby("scope")}
+
+
+def _decisions(compared: pd.DataFrame | None, model: str | None) -> dict | None:
+    """How many configurations (of ``model``, or of all families) are practically equivalent to the
+    best, credibly worse, or undecided, and which are equivalent."""
+    if compared is None:
+        return None
+    rows = compared if model is None else compared[compared.index.get_level_values("model") == model]
+    if rows.empty:  # a family whose every fit failed has no best to compare with
+        return None
+    counts = rows["decision"].value_counts()
+    return {
+        "best": {"model": rows["best_model"].iloc[0], "config_id": rows["best_config_id"].iloc[0]},
+        **{name: int(counts.get(name, 0)) for name in ("equivalent", "undecided", "worse")},
+        "equivalent_set": [{"model": m, "config_id": c} for m, c in rows.index[rows["equivalent"]]],
+    }
+
+
+def _families_vs_best(compared: pd.DataFrame | None, summary: pd.DataFrame, families: dict, metric: str) -> list[dict]:
+    """Each family's chosen configuration compared with the overall best configuration, on the same folds."""
+    if compared is None:
+        return []
+    out = []
+    for model, family in families.items():
+        chosen = family["chosen"]
+        if not chosen or (model, chosen["config_id"]) not in compared.index:
+            continue
+        row = compared.loc[(model, chosen["config_id"])]
+        out.append({"model": model, "config_id": chosen["config_id"], "params": chosen["params"],
+                    "value": chosen["value"], "sem": _plain(_sem(summary, model, chosen["config_id"], metric)),
+                    **{k: _plain(row[k]) for k in ("mean_difference", "se_difference", "p_value", "p_worse",
+                                                  "p_equivalent", "p_better")},
+                    "decision": row["decision"]})
+    return out
+
+
+def _sem(summary: pd.DataFrame, model: str, config_id: str, metric: str):
+    column = f"{metric}_sem"
+    if column not in summary:
+        return None
+    hit = summary.loc[(summary["model"] == model) & (summary["config_id"] == config_id), column]
+    return hit.iloc[0] if len(hit) else None
+
+
+def _simplest_equivalent(rows: pd.DataFrame, compared: pd.DataFrame | None, metrics: dict, metric: str,
+                         simplest: list[str], final_model: str) -> dict | None:
+    """The simplest configuration practically equivalent to the family's best (the best itself
+    without ``simplest`` parameters)."""
+    if compared is None or metrics[metric]["on"] == "train":
+        return None
+    mean = f"{metric}_mean"
+    keys = list(zip(rows["model"], rows["config_id"]))
+    flags = [bool(compared["equivalent"].get(k, False)) for k in keys]
+    within = rows[flags].dropna(subset=[mean])
+    if within.empty:
+        return None
+    sign = 1 if metrics[metric]["greater_is_better"] else -1
+    simplest = [p for p in simplest if p in rows and rows[p].notna().all()]
+    ordered = within.assign(_score=-sign * within[mean]).sort_values([*simplest, "_score"], kind="stable")
+    return _describe(ordered.iloc[0], mean, metrics, final_model)
 
 
 def _one_se(rows: pd.DataFrame, metrics: dict, metric: str, simplest: list[str], final_model: str) -> dict | None:
@@ -84,12 +165,24 @@ def _plain(value):
 
 
 def select_configurations(
-    *, summary: str, metrics: dict, selection_metric: str, simplest: list[str], final_model: str = FINAL_MODEL,
-    out: str
+    *, summary: str, scores: str, metrics: dict, selection_metric: str, simplest: list[str], rule: str = "equivalent",
+    rope: float = 0.0, credibility: float = CREDIBILITY, grid_parameters: dict | None = None,
+    final_model: str = FINAL_MODEL, out: str, out_comparisons: str
 ) -> dict:
-    """Write results/selection.json from results/summary.parquet."""
-    choices = choose(pd.read_parquet(summary), metrics=metrics, selection_metric=selection_metric, simplest=simplest,
-                     final_model=final_model)
+    """Write results/selection.json and results/comparisons.parquet (every configuration compared
+    with its family's best and the overall best) from results/summary.parquet and scores.parquet."""
+    table = pd.read_parquet(summary)
+    scores_table = pd.read_parquet(scores)
+    spec = metrics[selection_metric]
+    comparisons = None
+    if spec["on"] == "test" and "progressive" not in spec:
+        comparisons = compare_with_best(scores_table, table, metric=selection_metric,
+                                        greater_is_better=spec["greater_is_better"], rope=rope, credibility=credibility)
+    choices = choose(table, metrics=metrics, selection_metric=selection_metric, simplest=simplest, rule=rule,
+                     comparisons=comparisons, final_model=final_model)
+    choices.update(rope=rope, credibility=credibility,
+                   warnings=careful_warnings(table, scores_table, choices, metrics, grid_parameters))
+    write_parquet(pd.DataFrame(columns=COMPARISON_COLUMNS) if comparisons is None else comparisons, out_comparisons)
     write_json(choices, out)
     return choices
 

@@ -74,6 +74,96 @@ class Results:
         """One row per configuration: mean, std and standard error over folds, counts, full-fit values."""
         return pd.read_parquet(self.path / "summary.parquet")
 
+    @property
+    def cv_results(self) -> pd.DataFrame:
+        """scikit-learn's ``GridSearchCV.cv_results_`` as a table, one row per configuration of every
+        family, with our extras (see :mod:`manymodels.results.cv_results`)."""
+        path = self.path / "cv_results.parquet"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: not written yet; run snakemake for this experiment again to write it")
+        return pd.read_parquet(path)
+
+    @property
+    def selection(self) -> dict:
+        """selection.json: the best configuration of each family by each metric, the chosen ones, the winner."""
+        return read_json(self.path / "selection.json")
+
+    def best(self, metric: str | None = None, family: str | None = None) -> pd.Series:
+        """A chosen configuration: its row of :attr:`summary` (``params`` is JSON text, ``json.loads``
+        gives the grid point back), with ``by`` and ``value`` (the column and value it was chosen by),
+        ``model_file`` (its fit on every training row, relative to the results directory; only chosen
+        configurations are refitted, unless ``refit: all`` or an in-sample metric fits every one) and
+        ``heldout_<metric>`` for each held-out score it has.
+
+        Without arguments, the overall winner; ``family=`` that family's chosen configuration (by
+        the selection rule, which may prefer a simpler configuration equivalent to the best);
+        ``metric=`` the configuration with the best value of that metric (mean CV score, or the
+        in-sample value), overall or within ``family``. KeyError for an unknown family or metric.
+        """
+        entry = self._selection_entry(metric, family)
+        summary = self.summary
+        row = summary[(summary["model"] == entry["model"]) & (summary["config_id"] == entry["config_id"])].iloc[0]
+        extra = {"by": entry["by"], "value": entry["value"], "model_file": entry["model_file"]}
+        extra.update({f"heldout_{m}": v for m, v in self._heldout_scores(entry).items()})
+        return pd.concat([row, pd.Series(extra, dtype=object)])
+
+    def best_estimator(self, family: str | None = None):
+        """The chosen configuration (the overall winner, or ``family``'s) fitted on every training
+        row, as :meth:`best` names it (``model_file``), loaded after its SHA-256 is checked as
+        :meth:`load_model` does."""
+        entry = self._selection_entry(None, family)
+        identity = task_identity(entry["model_file"])
+        tasks = self.tasks
+        rows = tasks[(tasks["model"] == identity["model"]) & (tasks["config_id"] == identity["config_id"])
+                     & (tasks["fold"] == identity["fold"])]
+        # A refit after selection (under models/) is in no score row: its metadata file has its checksum.
+        return self.load_model(rows.iloc[0] if len(rows) else pd.Series({**identity, "model_sha256": None}))
+
+    def _selection_entry(self, metric: str | None, family: str | None) -> dict:
+        choices = self.selection
+        families = choices["models"]
+        if family is not None and family not in families:
+            raise KeyError(with_hint(f"no model family '{family}' in {self.path}", family, families))
+        if metric is not None:
+            known = {name for f in families.values() for name in f["best"]}
+            if metric not in known:
+                raise KeyError(with_hint(f"no metric '{metric}' in {self.path}", metric, known))
+        if metric is None:
+            entry = choices["overall"] if family is None else families[family]["chosen"]
+        elif family is not None:
+            entry = families[family]["best"][metric]
+        else:
+            entry = self._best_of_families([f["best"][metric] for f in families.values()], metric)
+        if entry is None:
+            what = f"family '{family}'" if family is not None else "any family"
+            raise LookupError(f"{self.path}: no configuration of {what} has a value of "
+                              f"{metric or choices['selection_metric']}; `manymodels results {self.path} --failed` "
+                              "lists the failures")
+        return entry
+
+    def _best_of_families(self, entries: list[dict | None], metric: str) -> dict | None:
+        """The best of the families' best configurations by ``metric``: the smallest rank in
+        :attr:`cv_results` (which knows whether greater is better), the first family on a tie."""
+        entries = [e for e in entries if e]
+        if len(entries) < 2:
+            return entries[0] if entries else None
+        table = self.cv_results
+        column = f"rank_test_{metric}" if f"rank_test_{metric}" in table else f"rank_train_{metric}"
+        ranks = table.set_index(["model", "config_id"])[column]
+        return min(entries, key=lambda e: ranks[(e["model"], e["config_id"])])
+
+    def _heldout_scores(self, entry: dict) -> dict:
+        """Held-out scores of a configuration: in selection.json (refit: all), else those of its refit
+        after selection (models/<model>/<config_id>/fold-full.parquet), if there is a held-out set."""
+        if entry.get("test"):
+            return entry["test"]
+        refit = self.path / KEPT_MODELS_DIR / entry["model"] / entry["config_id"] / "fold-full.parquet"
+        if not refit.is_file():
+            return {}
+        from .selection import with_refit_scores
+
+        return with_refit_scores({"models": {}, "overall": dict(entry)}, [str(refit)])["overall"]["test"]
+
     def query(self, where: str | None = None) -> pd.DataFrame:
         """Tasks matching a pandas query expression, e.g. ``"covariance_type == 'full' and ars > 0.8"``."""
         return self.tasks if not where else self.tasks.query(where, engine="python")

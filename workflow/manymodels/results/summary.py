@@ -18,6 +18,7 @@ from ..task.io import read_json, write_json
 from .aggregate import error_pattern
 from .formatting import format_params, format_score
 from .selection import with_refit_scores
+from .verdict import certainty_lines
 
 COLUMNS = ["model", "config_id", "fold", "status", "error_type", "error", "fitted_at", "scored_at"]
 
@@ -66,7 +67,7 @@ def _chosen(choice: dict | None, summary: pd.DataFrame) -> dict | None:
 
 
 def summarise_run(*, scores: str, summary: str, selection: str, report_file: str, experiment: str, config_file: str,
-                  run_marker: str | None, out: str, refit_scores: list[str] = ()) -> dict:
+                  run_marker: str | None, out: str, refit_scores: list[str] = (), nested: list[str] = ()) -> dict:
     """Write ``run.json`` and return ``{"log": text, "error": message or None}``.
 
     ``error`` names every family whose every fit failed, with its most common error.
@@ -88,6 +89,7 @@ def summarise_run(*, scores: str, summary: str, selection: str, report_file: str
         "families": families,
         "winner": _chosen(choices.get("overall"), summ),
         "failed_families": [m for m, c in families.items() if c["ok"] == 0],
+        "certainty": certainty_lines(choices, read_json(nested[0]) if nested else None),
     }
     record["text"] = format_summary(record)
     record["error"] = all_failed_message(record)
@@ -136,6 +138,7 @@ def format_summary(record: dict) -> str:
         test = "; held-out " + ", ".join(f"{m} {format_score(v)}" for m, v in winner["test"].items()) if winner["test"] else ""
         lines.append(f"Winner: {winner['model']} {format_params(winner['params'])}: {metric} "
                      f"{format_score(winner['value'], winner['sem'])}{f' ({how})' if how else ''}{test}")
+    lines += record.get("certainty", [])
     for model, counts in record["families"].items():
         common = counts["most_common_error"]
         if counts["failed"] and common:

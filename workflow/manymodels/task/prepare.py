@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from .. import DataError
-from ..experiment.data import TEST, TRAIN, UNUSED, as_model_input, load_source, make_splitter, source_file
+from ..experiment.data import (
+    TEST,
+    TRAIN,
+    UNUSED,
+    as_model_input,
+    inner_fold_name,
+    load_source,
+    make_splitter,
+    source_file,
+)
 from .io import write_json, write_parquet
 
 
@@ -69,15 +78,56 @@ def assign_folds(*, data: str, holdout: str, cv: dict, label: str | None, groups
     kept = np.flatnonzero(~pd.read_parquet(holdout)["holdout"].to_numpy())
     y = frame[label].to_numpy()[kept] if label else None
     g = frame[groups].to_numpy()[kept] if groups else None
-    codes = {}
-    for i, (train, test) in enumerate(make_splitter(cv).split(np.zeros((len(kept), 1)), y, g)):
-        column = np.full(len(frame), UNUSED, dtype=np.int8)
-        column[kept[train]] = TRAIN
-        column[kept[test]] = TEST
-        codes[str(i)] = column
-    folds = pd.DataFrame(codes)
+    folds = pd.DataFrame(_fold_codes(cv, kept, y, g, len(frame)))
     write_parquet(folds, out_folds)
+    return _describe_folds(folds)
+
+
+def _fold_codes(cv: dict, rows, y, groups, n_rows: int, names=None) -> dict:
+    """One int8 column of TRAIN/TEST/UNUSED codes per split of ``rows`` (indices into the data),
+    named '0', '1', ... or by ``names(i)``."""
+    codes = {}
+    for i, (train, test) in enumerate(make_splitter(cv).split(np.zeros((len(rows), 1)), y, groups)):
+        column = np.full(n_rows, UNUSED, dtype=np.int8)
+        column[rows[train]] = TRAIN
+        column[rows[test]] = TEST
+        codes[names(i) if names else str(i)] = column
+    return codes
+
+
+def _describe_folds(folds) -> str:
     return "\n".join(
         f"fold {name}: {(column == TRAIN).sum()} train rows, {(column == TEST).sum()} test rows"
         for name, column in folds.items()
     )
+
+
+def assign_outer_fold(*, data: str, holdout: str, cv: dict, outer: dict, index: int, label: str | None,
+                      groups: str | None = None, out_folds: str) -> str:
+    """Nested CV: outer fold ``index`` of the rows not held out (column 'o<index>': its training
+    rows and test rows) and the CV folds of its training rows (columns 'o<index>-0', 'o<index>-1',
+    ...), one file per outer fold so that adding outer folds leaves the others as they are."""
+    import pandas as pd
+
+    frame = pd.read_parquet(data)
+    kept = np.flatnonzero(~pd.read_parquet(holdout)["holdout"].to_numpy())
+    y = frame[label].to_numpy() if label else None
+    g = frame[groups].to_numpy() if groups else None
+    name = f"o{index}"
+    for i, (train, test) in enumerate(make_splitter(outer).split(np.zeros((len(kept), 1)), _at(y, kept), _at(g, kept))):
+        if i == index:
+            break
+    else:
+        raise ValueError(f"nested.outer: the splitter made {i + 1} splits, not {index + 1}")
+    outer_column = np.full(len(frame), UNUSED, dtype=np.int8)
+    outer_column[kept[train]] = TRAIN
+    outer_column[kept[test]] = TEST
+    rows = kept[train]
+    inner = _fold_codes(cv, rows, _at(y, rows), _at(g, rows), len(frame), names=lambda k: inner_fold_name(name, str(k)))
+    folds = pd.DataFrame({name: outer_column, **inner})
+    write_parquet(folds, out_folds)
+    return _describe_folds(folds)
+
+
+def _at(values, rows):
+    return None if values is None else values[rows]
