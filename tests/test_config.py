@@ -59,7 +59,9 @@ def test_valid_config_gives_one_task_per_grid_point(tiny_config):
          r"metrics\.fold: metric name 'fold' clashes with a score column"),
         (lambda c: c.update(nested={"outer": {"splitter": "KFold", "n_splits": 3}},
                             selection={"metric": "bic"}),
-         r"exp\.yaml: nested: the selection metric 'bic' is in-sample; nested CV chooses by scores on held-out folds"),
+         r"exp\.yaml: nested: the selection metric 'bic' is in-sample; nested compares scores on held-out folds"),
+        (lambda c: c.update(racing={"burn_in": 3, "alpha": 0.05}),
+         r"exp\.yaml: racing\.burn_in: 3 is not fewer than the 3 CV folds; nothing would be raced"),
     ],
 )
 def test_semantic_errors_name_key_and_file(tiny_config, mutate, message):

@@ -33,6 +33,8 @@ ADAPTED = [
     (r"^make bench-scale$", "make -n bench-scale", "about 6 minutes: make prints the command instead"),
     (r"bench_streaming\.py --sizes 100000 1000000 10000000$", "python benchmarks/bench_streaming.py --sizes 100000",
      "1e7 rows take minutes: the quickest documented sizes"),
+    (r"bench_search\.py --stride 8\b", "python benchmarks/bench_search.py --stride 40 --cores 2",
+     "three runs of 200 configurations take minutes: the documented quick check"),
 ]
 TIMEOUT = 1800
 

@@ -26,7 +26,8 @@ rule gather_scores:
 
 rule aggregate_scores:
     input:
-        shard_files,
+        shards=shard_files,
+        race=stage_decisions,
     output:
         scores="<results>/scores.parquet",
         summary="<results>/summary.parquet",
@@ -41,7 +42,8 @@ rule aggregate_scores:
         run_task(
             "manymodels.results.aggregate:aggregate_scores",
             **POOL,
-            score_files=list(input),
+            score_files=list(input.shards),
+            race=list(input.race),
             configs=params.configs,
             metrics=params.metrics,
             out_scores=output.scores,

@@ -25,10 +25,11 @@ from manymodels.engine.pool import run_task, submit
 from manymodels.engine.provenance import STAGE_MODULES, code_hash, own_code_hash
 from manymodels.engine.scheduling import on_start
 from manymodels.engine.uptodate import shard_fingerprints, shard_pattern, up_to_date_shards
-from manymodels.experiment.config import metric_specs, selection_metric, streaming_settings
+from manymodels.experiment.config import metric_specs, racing_settings, selection_metric, streaming_settings
 from manymodels.experiment.data import inner_fold_name, split_definition
 from manymodels.experiment.estimators import dotted_paths, estimator_modules
 from manymodels.experiment.grid import grid_parameters
+from manymodels.experiment.halving import halving_settings, n_rungs, rung_fold
 from manymodels.experiment.schema import check_schema
 from manymodels.experiment.tasks import estimator_definition
 from manymodels.results.aggregate import FILES_PER_SHARD, shard_tasks
@@ -89,6 +90,16 @@ TASKS = CHECKED["tasks"]
 TASK = {(t["model"], t["config_id"]): t for t in TASKS}
 FOLDS = CHECKED["folds"]
 OUTER_FOLDS = CHECKED.get("outer_folds", [])  # nested CV: 'o0', 'o1', ...
+# Fold racing: the CV folds after the burn-in, each fitted only for the configurations still in the race.
+RACING = racing_settings(config)
+RACE_FOLDS = FOLDS[RACING["burn_in"] :] if RACING else []
+# Successive halving: RUNGS rungs, each on every CV fold with more of the resource; the last is the full grid's.
+HALVING = halving_settings(config)
+RUNGS = (
+    n_rungs(HALVING, [sum(t["model"] == m for t in TASKS) for m in config["models"]], config["models"])
+    if HALVING
+    else 0
+)
 SOURCE_FILE = [CHECKED["source_file"]] if CHECKED["source_file"] else []
 VERSIONS = CHECKED["versions"]
 METRICS = metric_specs(config["metrics"], config_file=CONFIG_FILE)
@@ -173,11 +184,13 @@ onsuccess:
 wildcard_constraints:
     model=r"[A-Za-z][A-Za-z0-9_-]*",
     config_id=r"[0-9a-f]{10}",
-    fold=r"\d+|full|all|stream|o\d+-\d+",
+    fold=r"\d+|full|all|stream|o\d+-\d+|\d+~(\d+of\d+|[A-Za-z_][A-Za-z0-9_]*=\d+)",
+    rung=r"\d+",
     outer=r"\d+",
     refit=r"full|all",
     metric=r"[A-Za-z][A-Za-z0-9_]*",
     shard=r"[0-9a-f]+|all",
+    race_fold=r"\d+",
 
 
 def task_of(wildcards):
@@ -240,7 +253,9 @@ SHARD_TASKS = shard_tasks(
 SHARD_FINGERPRINTS, SHARDS_UP_TO_DATE = {}, set()
 if workflow.is_main_process:
     SHARD_FINGERPRINTS = shard_fingerprints(ENVIRONMENT, config, SHARD_TASKS, TASK_FOLDS)
-    SHARDS_UP_TO_DATE = up_to_date_shards(EXPERIMENT, SHARD_FINGERPRINTS, SHARD_TASKS, sys.argv[1:])
+    # (Under racing a shard's files depend on the race's decisions, which other shards change: no pruning.)
+    if not (RACE_FOLDS or HALVING):
+        SHARDS_UP_TO_DATE = up_to_date_shards(EXPERIMENT, SHARD_FINGERPRINTS, SHARD_TASKS, sys.argv[1:])
     if SHARDS_UP_TO_DATE:
         logger.info(
             f"{len(SHARDS_UP_TO_DATE)} of {len(SHARD_TASKS)} shards of score files are as the last successful run "
@@ -261,10 +276,78 @@ if workflow.is_main_process and (
 
 
 def shard_score_files(wildcards):
+    """The score files of a shard's tasks (under racing, only the folds each configuration reached)."""
+    if HALVING:
+        return halving_score_files(SHARD_TASKS[wildcards.shard])
+    reached = {fold: racing_keys(fold) for fold in RACE_FOLDS}
+    if RACE_FOLDS:  # a configuration dropped from the race is not fitted on every row either
+        reached["full"] = reached[RACE_FOLDS[-1]]
     return [
         f"<results>/scores/{t['model']}/{t['config_id']}/fold-{fold}.parquet"
         for t in SHARD_TASKS[wildcards.shard]
         for fold in TASK_FOLDS
+        if fold not in reached or (t["model"], t["config_id"]) in reached[fold]
+    ]
+
+
+def halving_keys(rung):
+    """(model, config_id) of the configurations fitted at ``rung``: every one at rung 0, then those
+    the decision after the previous rung kept (known once its checkpoint has run)."""
+    if rung == 0:
+        return set(TASK)
+    with checkpoints.halving_decision.get(rung=str(rung - 1)).output[0].open() as fh:
+        return {(s["model"], s["config_id"]) for s in json.load(fh)["survivors"]}
+
+
+def halving_inputs(wildcards):
+    """What the decision after a rung reads: its configurations' scores on every CV fold."""
+    rung = int(wildcards.rung)
+    return [
+        f"<results>/scores/{model}/{config_id}/fold-{rung_fold(fold, rung, RUNGS, HALVING, config['models'], model)}.parquet"
+        for model, config_id in sorted(halving_keys(rung))
+        for fold in FOLDS
+    ]
+
+
+def halving_score_files(tasks):
+    """Each configuration's scores at the last rung it reached (and on every row, for those that
+    reached the last rung, when something needs it)."""
+    reached = [halving_keys(rung) for rung in range(RUNGS)]
+    files = []
+    for t in tasks:
+        key = (t["model"], t["config_id"])
+        rung = max(r for r in range(RUNGS) if key in reached[r])
+        folds = [rung_fold(f, rung, RUNGS, HALVING, config["models"], t["model"]) for f in FOLDS]
+        if rung == RUNGS - 1 and "full" in TASK_FOLDS:
+            folds.append("full")
+        files += [f"<results>/scores/{t['model']}/{t['config_id']}/fold-{fold}.parquet" for fold in folds]
+    return files
+
+
+def racing_keys(fold):
+    """(model, config_id) of the configurations fitted on CV fold ``fold``: every one, or under
+    racing those the decision before that fold kept (known once its checkpoint has run)."""
+    if fold not in RACE_FOLDS:
+        return set(TASK)
+    with checkpoints.race_decision.get(race_fold=fold).output[0].open() as fh:
+        return {(s["model"], s["config_id"]) for s in json.load(fh)["survivors"]}
+
+
+def race_inputs(wildcards):
+    """What the decision before CV fold ``race_fold`` reads: the scores, on every earlier fold, of
+    the configurations the decision before the previous fold kept."""
+    position = FOLDS.index(wildcards.race_fold)
+    return [
+        f"<results>/scores/{model}/{config_id}/fold-{fold}.parquet"
+        for model, config_id in sorted(racing_keys(FOLDS[position - 1]))
+        for fold in FOLDS[:position]
+    ]
+
+
+def stage_decisions(wildcards=None):
+    """The decisions of fold racing or successive halving (none without either)."""
+    return [f"<results>/race/fold-{fold}.json" for fold in RACE_FOLDS] + [
+        f"<results>/halving/rung-{rung}.json" for rung in range(RUNGS - 1)
     ]
 
 
@@ -290,6 +373,8 @@ def shard_files(wildcards=None):
 def plot_files(wildcards=None):
     files = [f"<results>/plots/{model}/{metric}.png" for model in config["models"] for metric in METRICS]
     files += ["<results>/plots/cv_scores.png", "<results>/plots/families.png"]
+    if RACE_FOLDS or HALVING:
+        files.append("<results>/plots/race.png")
     if config["holdout"] and config["data"]["label"]:
         files.append("<results>/plots/test_predictions.png")
     return files

@@ -77,6 +77,7 @@ def report_job(input, output, params, log):
         plots=list(input.plots),
         refit_scores=list(input.refit_scores),
         nested=list(input.nested),
+        race=list(input.race),
         metrics=params.metrics,
         run_marker=str(run_marker(EXPERIMENT)),
         out=output.report,

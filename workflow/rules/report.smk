@@ -125,6 +125,7 @@ rule write_report:
         plots=plot_files,
         refit_scores=refit_scores,
         nested=nested_estimate,
+        race=stage_decisions,
     output:
         report="<results>/report.html",
         # The same selection text, configuration tables and failures, as pages of snakemake --report.

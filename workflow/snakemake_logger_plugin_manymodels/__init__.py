@@ -147,6 +147,7 @@ class RunState:
     done: dict = field(default_factory=dict)
     failed: dict = field(default_factory=dict)
     rule_of: dict = field(default_factory=dict)
+    scheduled: dict = field(default_factory=dict)
     total: int = 0
     finished: int = 0
     first_finish: float | None = None
@@ -272,7 +273,10 @@ class LogHandler(LogHandlerBase):
             state.totals = dict(sorted(stats.items(), key=lambda kv: -kv[1]))
             self._print(record.getMessage() if self.jobs else self._jobs_line(stats))
         elif event == LogEvent.JOB_INFO:
-            state.rule_of[getattr(record, "jobid", None)] = getattr(record, "rule_name", "?")
+            rule = state.rule_of[getattr(record, "jobid", None)] = getattr(record, "rule_name", "?")
+            # A checkpoint makes Snakemake plan more jobs than its first count said (fold racing).
+            state.scheduled[rule] = state.scheduled.get(rule, 0) + 1
+            state.totals[rule] = max(state.totals.get(rule, 0), state.scheduled[rule])
             if self.jobs:
                 self._print(self.job_formatter.format(record))
         elif event == LogEvent.JOB_FINISHED:

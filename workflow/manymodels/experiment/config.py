@@ -15,9 +15,10 @@ from typing import Any
 from .. import ConfigError
 from .estimators import class_name, dotted_paths, factory_parameters, make_estimator
 from .grid import expand_grid, sample_points
+from .halving import halving_settings, n_rungs
 from .metrics import BUILTIN_METRICS
 from .suggest import with_hint
-from .tasks import SCORE_COLUMNS, estimator_definition, expand_tasks
+from .tasks import SCORE_COLUMNS, canonical_json, estimator_definition, expand_tasks
 
 # Columns every score row (and the results store) has; parameters and metrics may not reuse them.
 RESERVED_COLUMNS = frozenset({name for name, _ in SCORE_COLUMNS} | {"estimator", "model_file"})
@@ -138,6 +139,11 @@ def check_config(config: dict, *, config_file: str) -> list[dict]:
             raise ConfigError(f"{config_file}: {key}.{search}.{param}: also fixed in {key}.kwargs; set it in one place")
         _check_metrics(metrics, est, model=name, config_file=config_file)
     _check_selection(config, points, config_file=config_file)
+    if halving := halving_settings(config):
+        sizes = [len({canonical_json(p) for p in family}) for family in points.values()]
+        if n_rungs(halving, sizes, config["models"], config_file=config_file) < 2:
+            raise ConfigError(f"{config_file}: halving: one rung only (each family has fewer than factor "
+                              f"{halving['factor']} configurations, or min_resources leaves no room): nothing to halve")
     _check_streaming(config, metrics, prototypes, config_file=config_file)
     return expand_tasks(config["models"], points)
 
@@ -197,14 +203,22 @@ def _check_selection(config: dict, points: dict[str, list[dict]], *, config_file
     if metric is not None and metric not in config["metrics"]:
         raise ConfigError(with_hint(f"{config_file}: selection.metric: '{metric}' is not one of the metrics",
                                     metric, config["metrics"]))
-    if config.get("nested"):
-        chosen_by = metric or next(iter(config["metrics"]))
-        if config.get("streaming"):
-            raise ConfigError(f"{config_file}: nested: a streaming experiment learns each configuration once from the "
-                              "whole stream; it has no folds to nest")
-        if metric_specs({chosen_by: config["metrics"][chosen_by]}, config_file=config_file)[chosen_by]["on"] == "train":
-            raise ConfigError(f"{config_file}: nested: the selection metric '{chosen_by}' is in-sample; nested CV "
-                              "chooses by scores on held-out folds (set selection.metric to an out-of-sample metric)")
+    chosen_by = metric or next(iter(config["metrics"]))
+    for key in ("nested", "racing", "halving"):
+        if config.get(key) and config.get("streaming"):
+            raise ConfigError(f"{config_file}: {key}: a streaming experiment learns each configuration once from the "
+                              "whole stream; it has no folds")
+        if config.get(key) and metric_specs({chosen_by: config["metrics"][chosen_by]},
+                                            config_file=config_file)[chosen_by]["on"] == "train":
+            raise ConfigError(f"{config_file}: {key}: the selection metric '{chosen_by}' is in-sample; {key} compares "
+                              "scores on held-out folds (set selection.metric to an out-of-sample metric)")
+    searches = [key for key in ("racing", "halving", "nested") if config.get(key)]
+    if len(searches) > 1:
+        raise ConfigError(f"{config_file}: {searches[1]}: {' and '.join(searches)} together are not supported; "
+                          "use one of them")
+    if (racing := racing_settings(config)) and racing["burn_in"] >= _n_folds(config):
+        raise ConfigError(f"{config_file}: racing.burn_in: {racing['burn_in']} is not fewer than the "
+                          f"{_n_folds(config)} CV folds; nothing would be raced")
     searched = {p for family in points.values() for point in family for p in point}
     for name in selection.get("simplest", []):
         if name not in searched:
@@ -216,6 +230,21 @@ def _check_selection(config: dict, points: dict[str, list[dict]], *, config_file
         if x is not None and x not in own:
             raise ConfigError(with_hint(f"{config_file}: models.{model}.plot.x: '{x}' is not a searched parameter "
                                         f"of model '{model}'", x, own))
+
+
+# Fold racing's settings when the config leaves them out.
+RACING_DEFAULTS = {"burn_in": 2, "alpha": 0.05}
+
+
+def racing_settings(config: dict) -> dict | None:
+    """The config's racing settings with their defaults, or None without fold racing."""
+    return None if not config.get("racing") else RACING_DEFAULTS | config["racing"]
+
+
+def _n_folds(config: dict) -> int:
+    from .data import fold_names
+
+    return len(fold_names(config["cv"]))
 
 
 def selection_metric(config: dict) -> str:

@@ -105,3 +105,14 @@ SCORE_COLUMNS = [
     ("model_bytes", "int64"),
     ("model_sha256", "string"),
 ]
+
+
+# A fit of successive halving's lower rungs names its resource after its CV fold: '3~1of9' (a ninth
+# of fold 3's training rows) or '3~max_iter=10' (see manymodels.experiment.halving).
+def resource_of(resource: str) -> tuple[str, float | int]:
+    """('n_samples', 1/9) for '1of9'; ('max_iter', 10) for 'max_iter=10'."""
+    if "=" in resource:
+        name, value = resource.split("=", 1)
+        return name, int(value)
+    numerator, denominator = resource.split("of")
+    return "n_samples", int(numerator) / int(denominator)

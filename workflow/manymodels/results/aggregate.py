@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..task.io import damaged_file, read_checked_table, task_identity, write_parquet
 from ..task.score import score_schema
+from .stages import race_outcome
 
 
 def param_table(configs: list[dict]) -> pd.DataFrame:
@@ -216,13 +217,28 @@ def summarise(scores: pd.DataFrame, configs: list[dict], metric_names: list[str]
 
 
 def aggregate_scores(
-    *, score_files: list[str], configs: list[dict], metrics: dict, out_scores: str, out_summary: str, out_configs: str
+    *, score_files: list[str], configs: list[dict], metrics: dict, out_scores: str, out_summary: str, out_configs: str,
+    race: list[str] = ()
 ) -> None:
-    """Write results/scores.parquet, results/summary.parquet and the readable configs.tsv."""
+    """Write results/scores.parquet, results/summary.parquet and the readable configs.tsv. Under
+    fold racing or successive halving (``race``: their decisions), both tables say where each
+    configuration stopped (``stopped_at``, ``stop_reason``; empty for those that ran to the end;
+    with halving, ``resource`` says what each score row's fit had)."""
     names = list(metrics)
-    scores = tidy_scores(read_shards(score_files, names), configs, names)
+    raw = read_shards(score_files, names)
+    if raw["fold"].str.contains("~").any():  # successive halving: a configuration's last rung, on its folds
+        from ..experiment.halving import describe_resource
+
+        parts = raw["fold"].str.partition("~")
+        raw["fold"], raw["resource"] = parts[0], [describe_resource(r or None) for r in parts[2]]
+    scores = tidy_scores(raw, configs, names)
+    summary = summarise(scores, configs, names)
+    if race:
+        outcome = race_outcome(list(race))
+        scores = scores.merge(outcome, on=["model", "config_id"], how="left")
+        summary = summary.merge(outcome, on=["model", "config_id"], how="left")
     write_parquet(scores, out_scores)
-    write_parquet(summarise(scores, configs, names), out_summary)
+    write_parquet(summary, out_summary)
     table = param_table(configs)
     table.insert(2, "estimator", [c["estimator"] for c in configs])
     table["kwargs"] = [json.dumps(c["kwargs"], sort_keys=True) for c in configs]

@@ -72,7 +72,8 @@ def size_ratio(scores: pd.DataFrame) -> float:
 def fold_matrix(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
     """CV scores as one row per (model, config_id), one column per fold."""
     cv = scores[scores["fold"] != "full"]
-    return cv.pivot_table(index=["model", "config_id"], columns="fold", values=metric, aggfunc="first", dropna=False)
+    matrix = cv.pivot(index=["model", "config_id"], columns="fold", values=metric)  # only the pairs there are
+    return matrix[sorted(matrix.columns, key=lambda f: (len(f), f))]  # folds in order: '2' before '10'
 
 
 def compare_with_best(scores: pd.DataFrame, summary: pd.DataFrame, *, metric: str, greater_is_better: bool,

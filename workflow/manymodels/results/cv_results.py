@@ -27,6 +27,9 @@ Our extras, after those:
   splits / sqrt of their number), NaN where the mean is; summary.parquet has mean, std and standard
   error over the folds that did score;
 - ``n_failed``: CV folds whose fit or score failed;
+- under fold racing or successive halving, ``stopped_at`` and ``stop_reason``: where a configuration
+  was dropped and why (it ranks after every configuration that went to the end; under racing its
+  splits past that point are NaN, under halving they are its scores at the last rung it reached);
 - the comparison with the overall best configuration by the selection metric (comparisons.parquet,
   scope 'overall'; see :func:`manymodels.results.compare.compare_with_best`): ``p_worse_than_best``,
   ``p_equivalent_to_best``, ``p_better_than_best`` and ``decision_vs_best`` ('best', 'equivalent',
@@ -81,6 +84,7 @@ def cv_results(scores: pd.DataFrame, summary: pd.DataFrame, metrics: dict,
     out["params"] = summary["params"].array
     extras = {"model": summary["model"].array, "config_id": summary["config_id"].array}
     sems = {}
+    stopped = summary["stopped_at"].notna().to_numpy() if "stopped_at" in summary else None
     for metric, spec in metrics.items():
         if spec["on"] == "train":
             full = scores[scores["fold"] == "full"].set_index(["model", "config_id"])[metric]
@@ -96,10 +100,15 @@ def cv_results(scores: pd.DataFrame, summary: pd.DataFrame, metrics: dict,
         out[f"mean_test_{metric}"] = mean
         out[f"std_test_{metric}"] = (np.sqrt(np.average((splits - mean[:, None]) ** 2, axis=1)) if splits.shape[1]
                                      else np.full(len(keys), np.nan))
-        out[f"rank_test_{metric}"] = rank(mean, greater_is_better=spec["greater_is_better"])
+        # Configurations a search stopped early (halving: scored with less of the resource) rank last.
+        ranked = np.where(stopped, np.nan, mean) if stopped is not None else mean
+        out[f"rank_test_{metric}"] = rank(ranked, greater_is_better=spec["greater_is_better"])
         sems[f"sem_test_{metric}"] = _sem(splits)
     table = pd.DataFrame({**out, **extras, **sems})
     table["n_failed"] = summary["n_failed"].to_numpy(dtype="int64")
+    for column in ("stopped_at", "stop_reason"):  # fold racing or successive halving
+        if column in summary:
+            table[column] = summary[column].astype("string").to_numpy()
     table = pd.concat([table, _versus_best(comparisons, keys)], axis=1)
     return table
 
@@ -132,7 +141,7 @@ def _versus_best(comparisons: pd.DataFrame | None, keys: pd.MultiIndex) -> pd.Da
     table = overall.rename(columns=COMPARISON_COLUMNS).reset_index(drop=True)
     for column in ("p_worse_than_best", "p_equivalent_to_best", "p_better_than_best"):
         table[column] = table[column].astype("float64")
-    table["decision_vs_best"] = table["decision_vs_best"].astype("str")
+    table["decision_vs_best"] = table["decision_vs_best"].astype("string")  # missing: every fit failed
     return table
 
 

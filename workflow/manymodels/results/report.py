@@ -28,6 +28,7 @@ from .verdict import (
     families_table,
     headline,
     nested_text,
+    race_text,
     warnings_html,
 )
 
@@ -223,6 +224,7 @@ def write_report(
     out_failures: str | None = None,
     refit_scores: list[str] = (),
     nested: list[str] = (),
+    race: list[str] = (),
 ) -> None:
     """Write a self-contained HTML report beside the results (plots linked by relative path), and
     its selection text, configuration tables and failures as pages of their own (``out_*``, shown
@@ -240,7 +242,8 @@ def write_report(
     compared = pd.read_parquet(comparisons)
     verdict_html = _verdict_section(summ, choices, compared,
                                     read_json(nested[0]) if nested else None, metrics)
-    selection_html = verdict_html + _selection_section(summ, choices, metrics, missing)
+    selection_html = (verdict_html + race_text([read_json(p) for p in race], table)
+                      + _selection_section(summ, choices, metrics, missing))
     tables = {model: _top_configurations(summ, model, metrics, choice["selection_metric"], comparisons=compared)
               for model, choice in choices["models"].items()}
     fails = failures(table)

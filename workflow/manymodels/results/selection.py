@@ -173,6 +173,8 @@ def select_configurations(
     with its family's best and the overall best) from results/summary.parquet and scores.parquet."""
     table = pd.read_parquet(summary)
     scores_table = pd.read_parquet(scores)
+    if "stopped_at" in table:  # fold racing: only the configurations that ran every fold compete
+        table = table[table["stopped_at"].isna()].reset_index(drop=True)
     spec = metrics[selection_metric]
     comparisons = None
     if spec["on"] == "test" and "progressive" not in spec:

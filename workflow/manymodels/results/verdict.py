@@ -63,7 +63,8 @@ def certainty_text(choices: dict, summary: pd.DataFrame) -> str:
     others = counts["equivalent"] + counts["undecided"] + counts["worse"]
     text = (f"<p>The best mean CV {html.escape(metric)} is that of <b>{html.escape(best['model'])}</b> "
             f"{html.escape(format_params(_params(summary, best)))}: {format_score(row[f'{metric}_mean'], row[f'{metric}_sem'])} "
-            f"(mean ± standard error over {n_folds} folds). Each of the other {others} configurations was compared "
+            f"(mean ± standard error over {n_folds} folds). "
+            f"{'The other configuration' if others == 1 else f'Each of the other {others} configurations'} was compared "
             f"with it on the same folds (Bayesian correlated t-test, which accounts for the folds' shared training "
             f"rows; region of practical equivalence ±{rope_text} {html.escape(metric)}):</p><ul>"
             f"<li><b>{counts['equivalent']}</b> practically equivalent (probability ≥ {percent(credibility)} of "
@@ -160,7 +161,8 @@ def certainty_lines(choices: dict, nested: dict | None) -> list[str]:
     metric, counts, lines = choices["selection_metric"], choices.get("comparison"), []
     if counts:
         others = counts["equivalent"] + counts["undecided"] + counts["worse"]
-        lines.append(f"How sure: of the {others} other configurations, {counts['equivalent']} are practically equivalent "
+        lines.append(f"How sure: of the {others} other configuration{'s' if others != 1 else ''}, {counts['equivalent']} "
+                     f"{'is' if counts['equivalent'] == 1 else 'are'} practically equivalent "
                      f"to the best (within {choices.get('rope', 0):g} {metric}), {counts['undecided']} undecided, "
                      f"{counts['worse']} credibly worse.")
     rivals = [f for f in choices.get("families_vs_best", []) if f["decision"] != "best"]
@@ -177,3 +179,44 @@ def certainty_lines(choices: dict, nested: dict | None) -> list[str]:
         said = ", ".join(dict.fromkeys(kinds[w["kind"]] for w in warnings))
         lines.append(f"{len(warnings)} warning{'s' if len(warnings) > 1 else ''} in the report: {said}.")
     return lines
+
+
+def race_text(decisions: list[dict], scores: pd.DataFrame) -> str:
+    """Fold racing: what each decision kept and dropped, and the fits it saved."""
+    if not decisions:
+        return ""
+    if "rung" in decisions[0]:
+        return halving_text(decisions, scores)
+    n_configs = scores.groupby(["model", "config_id"]).ngroups
+    n_folds = scores["fold"].nunique()
+    rows = [{"before CV fold": d["fold"], "folds seen": len(d["folds_seen"]), "went on": len(d["survivors"]),
+             "dropped": len(d["dropped"]),
+             "best so far": "; ".join(f"{m} {format_number(leader['mean'])}" for m, leader in d["leaders"].items())}
+            for d in decisions]
+    return ("<h2>Fold racing</h2>"
+            f"<p>Every configuration was scored on the first {len(decisions[0]['folds_seen'])} folds; before each "
+            f"further fold, those significantly worse than their family's best so far (corrected resampled t-test, "
+            f"one-sided, level {decisions[0]['alpha']:g}) were dropped, and those whose every fit failed. "
+            f"{len(decisions[-1]['survivors'])} of {n_configs} configurations ran every fold and competed for the "
+            f"choice; {len(scores)} of the {n_configs * n_folds} tasks of the full grid were fitted "
+            f"({100 * len(scores) / (n_configs * n_folds):.0f}%). <code>scores.parquet</code> and "
+            "<code>summary.parquet</code> say where each configuration stopped and why "
+            "(<code>stopped_at</code>, <code>stop_reason</code>).</p>" + pd.DataFrame(rows).to_html(
+                index=False, border=0, classes="t", escape=True))
+
+
+def halving_text(decisions: list[dict], scores: pd.DataFrame) -> str:
+    """Successive halving: what each rung gave its fits, and how many went on."""
+    n_configs = scores.groupby(["model", "config_id"]).ngroups
+    rows = [{"rung": d["rung"], "resource": d["describe"], "configurations": len(d["survivors"]) + len(d["dropped"]),
+             "went on": len(d["survivors"])} for d in decisions]
+    finishers = len(decisions[-1]["survivors"])
+    rows.append({"rung": len(decisions), "resource": "the full resource", "configurations": finishers, "went on": ""})
+    return ("<h2>Successive halving</h2>"
+            f"<p>All {n_configs} configurations were fitted on every CV fold with the least resource; after each rung "
+            f"the best 1/{decisions[0]['factor']} of each family (by mean CV {html.escape(decisions[0]['metric'])}) "
+            f"went on with {decisions[0]['factor']} times as much, on the same folds, until {finishers} configurations "
+            "were fitted with the full resource and competed for the choice. <code>scores.parquet</code> holds each "
+            "configuration's scores at the last rung it reached (<code>resource</code>), and says where it stopped "
+            "and why (<code>stopped_at</code>, <code>stop_reason</code>).</p>"
+            + pd.DataFrame(rows).to_html(index=False, border=0, classes="t", escape=True))

@@ -7,7 +7,10 @@ import traceback
 import warnings
 from datetime import datetime, timezone
 
+import numpy as np
+
 from ..experiment.estimators import build_estimator
+from ..experiment.tasks import derive_seed, resource_of
 from .io import load_split, write_checked_json, write_joblib
 
 # Errors of the machine, not of the model: these fail the job loudly instead of becoming a row.
@@ -36,6 +39,8 @@ def fit_task(
     fitted estimator to ``out_model`` (None when the fit failed), so scoring never refits.
     """
     X_train, y_train, _, _ = load_split(data=data, folds=folds, fold=fold, features=features, label=label)
+    if "~" in fold:  # a rung of successive halving: part of the training rows, or less of a parameter
+        X_train, y_train, kwargs = _with_resource(fold, X_train, y_train, kwargs)
     est = build_estimator(estimator, kwargs, params, config_id=config_id)
     meta = {
         "model": model,
@@ -70,6 +75,18 @@ def fit_task(
     lines = [f"{model} {config_id} fold {fold}: {meta['status']}, fit in {meta['fit_seconds']:.3f} s"]
     lines += [f"warning: {w.category.__name__}: {w.message}" for w in caught]
     return {"status": meta["status"], "log": "\n".join(lines + ([tb] if tb else []))}
+
+
+def _with_resource(fold: str, X, y, kwargs: dict):
+    """The training rows and kwargs of a halving rung's fit: a subsample of the rows drawn from the
+    (fold, fraction) alone, so every configuration of a rung sees the same rows; or the resource
+    parameter set to the rung's value."""
+    name, value = resource_of(fold.partition("~")[2])
+    if name != "n_samples":
+        return X, y, {**kwargs, name: value}
+    n = max(1, round(value * len(X)))
+    rows = np.sort(np.random.default_rng(derive_seed(f"halving/{fold}")).choice(len(X), size=n, replace=False))
+    return X.iloc[rows], (y[rows] if y is not None else None), kwargs
 
 
 def _seed(est):

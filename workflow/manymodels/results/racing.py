@@ -1,0 +1,145 @@
+"""Fold racing: spend the fits on the contenders.
+
+Every configuration is scored on the first ``burn_in`` CV folds. Before each further fold, a
+decision job compares every configuration still in the race with its family's current best on the
+folds both were scored on (the corrected resampled t-test of :mod:`manymodels.results.compare`,
+one-sided) and drops those significantly worse at level ``alpha``, and those whose every fit has
+failed; only the others are fitted on that fold. Each decision is a JSON file
+(``race/fold-<k>.json``: who went on, who was dropped, with the statistics that decided), and every
+fit and score is an ordinary cached job, so raising ``burn_in``, adding folds or switching racing
+off reuses every fit already made.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..task.io import read_json, write_json
+from .aggregate import read_score_table
+from .compare import compare_differences, fold_matrix, size_ratio
+from .stages import race_outcome
+
+
+def race_decision(*, score_files: list[str], metric_names: list[str], metric: str, greater_is_better: bool,
+                  alpha: float, fold: str, out: str) -> str:
+    """Decide which configurations (those whose score files are given: the ones still in the race,
+    on every fold before ``fold``) go on to CV fold ``fold``; write the decision to ``out``."""
+    scores = read_score_table(score_files, metric_names, check_identity=True).to_pandas()
+    matrix = fold_matrix(scores, metric)
+    ratio = size_ratio(scores)
+    sign = 1 if greater_is_better else -1
+    survivors, dropped, leaders = [], [], {}
+    for model, rows in matrix.groupby(level="model", sort=False):
+        values = sign * rows.to_numpy(dtype=float)  # oriented: greater is better
+        failed = np.isnan(values).all(axis=1)
+        means = np.full(len(values), -np.inf)
+        means[~failed] = np.nanmean(values[~failed], axis=1)
+        # The current best: the best mean of those scored on every fold so far.
+        ranked = np.where(np.isnan(values).any(axis=1), -np.inf, means)
+        best = int(np.argmax(ranked)) if np.isfinite(ranked).any() else None
+        if best is not None:
+            leaders[model] = {"config_id": rows.index[best][1], "mean": float(sign * means[best])}
+        for i, (_, config_id) in enumerate(rows.index):
+            entry = {"model": model, "config_id": config_id}
+            if failed[i]:
+                dropped.append(entry | {"reason": f"every fit failed on the {values.shape[1]} folds so far"})
+                continue
+            if best is None or i == best:
+                survivors.append(entry)
+                continue
+            paired = ~np.isnan(values[i]) & ~np.isnan(values[best])
+            test = compare_differences(values[i][paired] - values[best][paired], ratio)
+            p_one = float(stats.t.cdf(test["t"], test["n_folds"] - 1)) if not math.isnan(test["t"]) else math.nan
+            stat = {"mean": float(sign * means[i]), "mean_difference": test["mean_difference"],
+                    "t": test["t"], "p_one_sided": p_one}
+            if p_one < alpha:  # NaN compares False: too few paired folds to decide keeps it in the race
+                dropped.append(entry | stat | {"reason": f"worse than the family's best {rows.index[best][1]} "
+                                                         f"(one-sided p {p_one:.3g} < {alpha:g})"})
+            else:
+                survivors.append(entry | stat)
+    decision = {"fold": fold, "folds_seen": [str(c) for c in matrix.columns], "metric": metric, "alpha": alpha,
+                "leaders": leaders, "survivors": survivors, "dropped": dropped}
+    write_json(decision, out)
+    return f"fold {fold}: {len(survivors)} configurations go on, {len(dropped)} dropped"
+
+
+def plot_race(*, scores: str, summary: str, selection: str, decisions: list[str], metric: str, spec: dict,
+              out: str) -> None:
+    """The race, a panel per family and a line per configuration: under fold racing its mean score
+    over the CV folds seen so far, under successive halving its mean CV score at each rung; those
+    dropped stop where they were dropped, greyed; the chosen configuration is drawn on top."""
+    from .formatting import format_params
+    from .plots import _figure, _save, _wrap
+
+    decided = [read_json(p) for p in decisions]
+    halving = bool(decided) and "rung" in decided[0]
+    lines, xlabels = (_rung_lines(decided, pd.read_parquet(summary), metric) if halving
+                      else _fold_lines(pd.read_parquet(scores, columns=["model", "config_id", "fold", metric]), metric))
+    outcome = race_outcome(list(decisions)).set_index(["model", "config_id"])
+    choices = read_json(selection)
+    families = list(dict.fromkeys(model for model, _ in lines))
+    fig = _figure(8, 3.2 * len(families) + 1.2)
+    axes = fig.subplots(len(families), 1, squeeze=False)[:, 0]
+    direction = "higher is better" if spec["greater_is_better"] else "lower is better"
+    for ax, family in zip(axes, families):
+        chosen = (choices["models"].get(family, {}).get("chosen") or {}).get("config_id")
+        own = {cid: xy for (model, cid), xy in lines.items() if model == family}
+        n_dropped = sum((family, cid) in outcome.index for cid in own)
+        for config_id, (xs, ys) in own.items():
+            if (family, config_id) in outcome.index:
+                ax.plot(xs, ys, color="0.75", linewidth=0.8, zorder=1)
+            elif config_id != chosen:
+                ax.plot(xs, ys, color="C0", linewidth=1.2, alpha=0.8, zorder=2)
+        if chosen in own:
+            entry = choices["models"][family]["chosen"]
+            ax.plot(*own[chosen], color="C3", linewidth=2.2, marker="o", zorder=3,
+                    label=f"chosen: {format_params(entry['params'])}")
+        ax.plot([], [], color="C0", label=f"went to the end ({len(own) - n_dropped})")
+        ax.plot([], [], color="0.75", label=f"dropped ({n_dropped})")
+        ax.set_xticks(range(1, len(xlabels) + 1), xlabels)
+        ax.set_xlabel("rung (share of each fold's training rows, or the resource parameter)" if halving
+                      else "CV folds seen")
+        ax.set_ylabel(f"mean CV {metric}" + (" at the rung" if halving else " so far") + f"\n({direction})")
+        ax.set_title(_wrap(f"{family}: {len(own)} configurations", 8, 11), fontsize=11)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small", loc="best")
+    what = ("Successive halving on {m}: after each rung the best 1/{f} of each family go on with {f} times the "
+            "resource (grey lines stop where a configuration was dropped)" if halving else
+            "Fold racing on {m}: after the burn-in, each decision drops the configurations significantly worse than "
+            "their family's best so far (grey lines stop there)")
+    fig.suptitle(_wrap(what.format(m=metric, f=decided[0].get("factor") if decided else ""), 8))
+    _save(fig, out)
+
+
+def _fold_lines(table: pd.DataFrame, metric: str):
+    """Fold racing: each configuration's running mean over the CV folds it was scored on."""
+    table = table[table["fold"].str.isdigit()]
+    lines = {}
+    matrix = fold_matrix(table, metric)
+    for key, values in matrix.iterrows():
+        running = values.expanding().mean().to_numpy(dtype=float)
+        keep = ~np.isnan(values.to_numpy(dtype=float))
+        lines[key] = (np.arange(1, len(running) + 1)[keep], running[keep])
+    return lines, [str(k) for k in range(1, matrix.shape[1] + 1)]
+
+
+def _rung_lines(decisions: list[dict], summary: pd.DataFrame, metric: str):
+    """Successive halving: each configuration's mean CV score at every rung it was fitted at (the
+    last rung's from the summary)."""
+    points: dict = {}
+    for decision in decisions:
+        for entry in decision["survivors"] + decision["dropped"]:
+            if entry["mean"] is not None:
+                points.setdefault((entry["model"], entry["config_id"]), []).append((decision["rung"] + 1, entry["mean"]))
+    last = len(decisions) + 1
+    finished = summary[summary["stopped_at"].isna()] if "stopped_at" in summary else summary
+    for row in finished.itertuples():
+        value = getattr(row, f"{metric}_mean")
+        if not pd.isna(value):
+            points.setdefault((row.model, row.config_id), []).append((last, value))
+    labels = [d["describe"].replace(" of the training rows", "") for d in decisions] + ["full"]
+    return {key: (np.array([x for x, _ in xy]), np.array([y for _, y in xy])) for key, xy in points.items()}, labels
