@@ -212,3 +212,21 @@ def test_families_figure_says_why_there_is_nothing_to_compare(tmp_path, drawn):
     ax = drawn[0].axes[0]
     assert "bic is in-sample" in ax.texts[0].get_text().replace("\n", " ")
     assert fits_inside(drawn[0])
+
+
+def test_many_lines_without_standard_errors_on_a_log_axis(tmp_path, drawn):
+    """A streaming family: one stream per configuration (no standard error), a regularisation
+    strength over decades, and dozens of lines: drawn, no legend of dozens, the title says what they are."""
+    grid = [{"alpha": a, "l1_ratio": r, "degree": d} for a in (0.0001, 0.01, 1.0) for r in (0.1, 0.5, 0.9)
+            for d in (1, 2, 3, 4, 5)]
+    paths = experiment(tmp_path, {"sgd": grid})
+    summary = pd.read_parquet(paths["summary"]).assign(ars_sem=np.nan)
+    summary.to_parquet(paths["summary"])
+    plots.plot_metric(summary=paths["summary"], model="sgd", metric="ars", spec=ARS, x="alpha",
+                      out=str(tmp_path / "ars.png"), selection=paths["selection"])
+    fig = drawn[0]
+    assert fig.axes[-1].get_xscale() == "log"
+    assert "one line per combination of l1_ratio, degree (15 lines)" in " ".join(
+        [fig._suptitle.get_text() if fig._suptitle else ""] + [ax.get_title() for ax in fig.axes]).replace("\n", " ")
+    assert not fig.legends or len(fig.legends[0].get_texts()) <= plots.MAX_LEGEND_LINES
+    assert fits_inside(fig)

@@ -22,6 +22,8 @@ from .formatting import format_value
 PANEL_FILL = 0.1
 # Past this many panels a figure is a wall of small plots: the lines then share one axis again.
 MAX_PANELS = 6
+# Past this many lines, a legend naming each would cover the figure: the title says what they are.
+MAX_LEGEND_LINES = 12
 # The families figure of a single family: its best few configurations against its best.
 TOP_CONFIGURATIONS = 8
 # The posterior interval of a mean difference in the families figure.
@@ -244,6 +246,7 @@ def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | N
         label = ", ".join(f"{short[p]}={_compact(v)}" for p, v in zip(others, key)) or metric
         y = rows[column].to_numpy(dtype=float, na_value=np.nan)
         err = np.zeros_like(y) if in_sample else rows[f"{metric}_sem"].to_numpy(dtype=float, na_value=np.nan)
+        err = np.where(np.isfinite(err), err, 0.0)  # no standard error (one fold, or one stream): no bar
         lines.append((label, rows, y, err))
     drawn = [i for i, (_, _, y, _) in enumerate(lines) if np.isfinite(y).any()]
     spans = [(np.nanmin(y - np.nan_to_num(err)), np.nanmax(y + np.nan_to_num(err))) for _, _, y, err in
@@ -275,10 +278,12 @@ def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | N
     if in_sample:
         where = "in-sample: each configuration fitted on all rows"
     elif "progressive" in spec:
-        where = "progressive validation, error bars ± standard error"
+        where = "progressive validation: one pass over the stream, so no error bars"
     else:
         where = "mean over CV folds, error bars ± standard error over CV folds"
     title = f"{model}: {metric} vs {x}\n{where}"
+    if len(lines) > MAX_LEGEND_LINES:  # a legend of dozens of lines would hide the plot
+        title += f"\none line per combination of {', '.join(others)} ({len(lines)} lines)"
     if len(panels) > 1:
         title += "\nlines on far-apart scales: separate panels, each with its own y range"
         fig.suptitle(_wrap(title, 7))
@@ -286,7 +291,7 @@ def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | N
     else:
         ax.set_title(_wrap(title, 7))
         ax.set_ylabel(f"{metric} ({direction})")
-    handles = [h for a in axes for h in a.get_legend_handles_labels()[0]] if len(lines) > 1 else []
+    handles = [h for a in axes for h in a.get_legend_handles_labels()[0]] if 1 < len(lines) <= MAX_LEGEND_LINES else []
     handles += _mark_handles(marks, zip(table["model"], table["config_id"]))
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 2), fontsize="small")

@@ -89,6 +89,8 @@ def plot_race(*, scores: str, summary: str, selection: str, decisions: list[str]
         chosen = (choices["models"].get(family, {}).get("chosen") or {}).get("config_id")
         own = {cid: xy for (model, cid), xy in lines.items() if model == family}
         n_dropped = sum((family, cid) in outcome.index for cid in own)
+        total = (sum(e["model"] == family for e in decided[0]["survivors"] + decided[0]["dropped"]) if halving
+                 else len(own))
         for config_id, (xs, ys) in own.items():
             if (family, config_id) in outcome.index:
                 ax.plot(xs, ys, color="0.75", linewidth=0.8, zorder=1)
@@ -99,12 +101,13 @@ def plot_race(*, scores: str, summary: str, selection: str, decisions: list[str]
             ax.plot(*own[chosen], color="C3", linewidth=2.2, marker="o", zorder=3,
                     label=f"chosen: {format_params(entry['params'])}")
         ax.plot([], [], color="C0", label=f"went to the end ({len(own) - n_dropped})")
-        ax.plot([], [], color="0.75", label=f"dropped ({n_dropped})")
+        ax.plot([], [], color="0.75", label=f"dropped ({n_dropped + total - len(own)})")
         ax.set_xticks(range(1, len(xlabels) + 1), xlabels)
         ax.set_xlabel("rung (share of each fold's training rows, or the resource parameter)" if halving
                       else "CV folds seen")
         ax.set_ylabel(f"mean CV {metric}" + (" at the rung" if halving else " so far") + f"\n({direction})")
-        ax.set_title(_wrap(f"{family}: {len(own)} configurations", 8, 11), fontsize=11)
+        unscored = f" ({total - len(own)} with no score at any stage: every fit failed, not drawn)" if total > len(own) else ""
+        ax.set_title(_wrap(f"{family}: {total} configurations{unscored}", 8, 11), fontsize=11)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small", loc="best")
     what = ("Successive halving on {m}: after each rung the best 1/{f} of each family go on with {f} times the "
