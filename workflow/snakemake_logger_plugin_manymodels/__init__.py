@@ -323,8 +323,9 @@ class LogHandler(LogHandlerBase):
         if record.exc_info and record.exc_info[1] is not None:
             text += f"\n{record.exc_info[1]}"
         found = fault_line(text)
-        if self.fault:  # errors after a fault: its consequences
-            return found is not None or event is not None or record.levelno >= logging.ERROR
+        if self.fault:  # errors and warnings after a fault: its consequences (a metadata record the
+            # full disk cut short: "Ignore corrupted or currently written metadata record ...")
+            return found is not None or event is not None or record.levelno >= logging.WARNING
         if found:
             self.fault, line = found
             self._print(line, error=True)
