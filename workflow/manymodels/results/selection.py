@@ -20,10 +20,6 @@ FINAL_MODEL = "fits/{model}/{config_id}/fold-full.joblib"
 _SCORE_COLUMN_NAMES = {name for name, _ in SCORE_COLUMNS}
 
 
-# How a family's chosen configuration is picked (selection.rule).
-RULES = ("equivalent", "one_se", "best")
-
-
 def choose(summary: pd.DataFrame, *, metrics: dict, selection_metric: str, simplest: list[str],
            rule: str = "equivalent", comparisons: pd.DataFrame | None = None, final_model: str = FINAL_MODEL) -> dict:
     """The best configuration of each model family by each metric, the chosen ones, and the overall winner.
@@ -51,7 +47,7 @@ def choose(summary: pd.DataFrame, *, metrics: dict, selection_metric: str, simpl
         equivalent = _simplest_equivalent(rows, compared.get("family"), metrics, selection_metric, simplest, final_model)
         chosen = {"one_se": one_se, "equivalent": equivalent}.get(rule) or best[selection_metric]
         families[model] = {"best": best, "one_se": one_se, "simplest_equivalent": equivalent,
-                           "simplest_by": [p for p in simplest if p in rows and rows[p].notna().all()],
+                           "simplest_by": _ordering(rows, simplest),
                            "selection_metric": selection_metric, "rule": rule, "chosen": chosen,
                            "comparison": _decisions(compared.get("family"), model)}
     candidates = [f["chosen"] for f in families.values() if f["chosen"]]
@@ -110,6 +106,11 @@ def _sem(summary: pd.DataFrame, model: str, config_id: str, metric: str):
     return hit.iloc[0] if len(hit) else None
 
 
+def _ordering(rows: pd.DataFrame, simplest: list[str]) -> list[str]:
+    """The ``simplest`` parameters a family has a value of in every configuration."""
+    return [p for p in simplest if p in rows and rows[p].notna().all()]
+
+
 def _simplest_equivalent(rows: pd.DataFrame, compared: pd.DataFrame | None, metrics: dict, metric: str,
                          simplest: list[str], final_model: str) -> dict | None:
     """The simplest configuration practically equivalent to the family's best (the best itself
@@ -123,14 +124,14 @@ def _simplest_equivalent(rows: pd.DataFrame, compared: pd.DataFrame | None, metr
     if within.empty:
         return None
     sign = 1 if metrics[metric]["greater_is_better"] else -1
-    simplest = [p for p in simplest if p in rows and rows[p].notna().all()]
+    simplest = _ordering(rows, simplest)
     ordered = within.assign(_score=-sign * within[mean]).sort_values([*simplest, "_score"], kind="stable")
     return _describe(ordered.iloc[0], mean, metrics, final_model)
 
 
 def _one_se(rows: pd.DataFrame, metrics: dict, metric: str, simplest: list[str], final_model: str) -> dict | None:
     spec = metrics[metric]
-    simplest = [p for p in simplest if p in rows and rows[p].notna().all()]
+    simplest = _ordering(rows, simplest)
     if spec["on"] == "train" or not simplest:
         return None
     mean, sem = f"{metric}_mean", f"{metric}_sem"
