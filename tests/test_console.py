@@ -154,6 +154,8 @@ def test_a_stop_request_is_one_line_and_its_consequences_are_left_to_the_log(fir
     h.emit(first_sign)
     h.emit(record("TerminatedWorkerError: ... a segmentation fault ...", level=logging.ERROR, event=LogEvent.ERROR))
     h.emit(record(level=logging.ERROR, event=LogEvent.JOB_ERROR, rule_name="fit_model", log=[], output=["a.joblib"]))
+    h.emit(record("Removing output files of failed job fit_model since they might be corrupted:\n"
+                  "results/config/fits/gmm/b625753e83/fold-2.joblib"))
     h.emit(record("WorkflowError:\nAt least one job did not complete successfully.", level=logging.ERROR))
     h.emit(record("Complete log(s): .snakemake/log/x.log"))
     assert h.stream.getvalue().splitlines() == [plugin.STOPPED, "Complete log(s): .snakemake/log/x.log"]

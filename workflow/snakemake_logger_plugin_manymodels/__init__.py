@@ -49,6 +49,8 @@ STOP_REQUESTED = re.compile(r"Will exit after finishing currently running jobs \
                             r"Terminating processes on user request|stopped on request")
 DISK_FULL = re.compile(r"\[Errno 28\]|No space left on device")
 STOPPED = "Stopped on request; rerun the same command to resume."
+# Snakemake's cleanup after the jobs a fault stopped (an info line, with the files on the next lines).
+FAULT_CLEANUP = re.compile(r"Removing output files of failed job")
 # In the message of a job that read a damaged artifact (manymodels.task.io.damaged).
 VERIFY_HINT = "run `manymodels verify --repair"
 # Snakemake's LockException, whose advice (--unlock) is wrong while the other run lives, and not
@@ -313,6 +315,8 @@ class LogHandler(LogHandlerBase):
         """Print the one line of a fault at its first sign; True for the errors it explains."""
         if event not in (None, LogEvent.ERROR, LogEvent.JOB_ERROR, LogEvent.GROUP_ERROR):
             return False
+        if self.fault and event is None and FAULT_CLEANUP.match(record.getMessage()):
+            return True  # Snakemake removing what the jobs the fault stopped had begun to write
         if event == LogEvent.JOB_ERROR and self.fault:
             rule = getattr(record, "rule_name", "?")
             self.state.failed[rule] = self.state.failed.get(rule, 0) + 1
