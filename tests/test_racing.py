@@ -6,7 +6,7 @@ import math
 import pytest
 
 from manymodels.results.racing import race_decision
-from manymodels.results.stages import race_outcome
+from manymodels.results.stages import stage_outcome
 from manymodels.task.score import write_row
 
 METRICS = {"acc": {"greater_is_better": True, "on": "test"}}
@@ -47,7 +47,7 @@ def test_the_decision_drops_the_significantly_worse_and_the_failed_within_each_f
     assert "every fit failed" in dropped["a3failed00"]["reason"]
     assert decision["leaders"]["a"]["config_id"] == "a0best0000"
     assert decision["leaders"]["b"]["mean"] == pytest.approx(0.60)
-    outcome = race_outcome([str(out)]).set_index("config_id")
+    outcome = stage_outcome([str(out)]).set_index("config_id")
     assert outcome.loc["a2worse000", "stopped_at"] == "before fold 3"
 
 

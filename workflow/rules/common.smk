@@ -2,6 +2,7 @@
 # parsed, so a bad config or data file stops the run before any job starts, with one line naming
 # the key (or column) and the file.
 
+import functools
 import json
 
 from snakemake.exceptions import WorkflowError
@@ -295,8 +296,7 @@ def halving_keys(rung):
     the decision after the previous rung kept (known once its checkpoint has run)."""
     if rung == 0:
         return set(TASK)
-    with checkpoints.halving_decision.get(rung=str(rung - 1)).output[0].open() as fh:
-        return {(s["model"], s["config_id"]) for s in json.load(fh)["survivors"]}
+    return survivors(checkpoints.halving_decision.get(rung=str(rung - 1)).output[0])
 
 
 def halving_inputs(wildcards):
@@ -329,8 +329,19 @@ def racing_keys(fold):
     racing those the decision before that fold kept (known once its checkpoint has run)."""
     if fold not in RACE_FOLDS:
         return set(TASK)
-    with checkpoints.race_decision.get(race_fold=fold).output[0].open() as fh:
-        return {(s["model"], s["config_id"]) for s in json.load(fh)["survivors"]}
+    return survivors(checkpoints.race_decision.get(race_fold=fold).output[0])
+
+
+def survivors(decision):
+    """(model, config_id) of the configurations a stage's decision kept: read once per version of
+    the file, not once per shard and per stage that asks (every shard's input function does)."""
+    return _survivors(str(decision), os.stat(decision).st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=None)
+def _survivors(path, mtime_ns):
+    with open(path) as fh:
+        return frozenset((s["model"], s["config_id"]) for s in json.load(fh)["survivors"])
 
 
 def race_inputs(wildcards):
@@ -361,7 +372,7 @@ def inner_score_files(wildcards):
     ]
 
 
-def nested_estimate(wildcards=None):
+def nested_files(wildcards=None):
     """The nested CV estimate the report shows (none without nested CV)."""
     return ["<results>/nested.json"] if OUTER_FOLDS else []
 

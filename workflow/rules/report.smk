@@ -124,7 +124,7 @@ rule write_report:
         data_summary="<results>/data/summary.json",
         plots=plot_files,
         refit_scores=refit_scores,
-        nested=nested_estimate,
+        nested=nested_files,
         race=stage_decisions,
     output:
         report="<results>/report.html",
@@ -150,7 +150,7 @@ rule summarise_run:
         selection="<results>/selection.json",
         report_file="<results>/report.html",
         refit_scores=refit_scores,
-        nested=nested_estimate,
+        nested=nested_files,
     output:
         "<results>/run.json",
     log:

@@ -13,6 +13,7 @@ import inspect
 from typing import Any
 
 from .. import ConfigError
+from .data import fold_names
 from .estimators import class_name, dotted_paths, factory_parameters, make_estimator
 from .grid import expand_grid, sample_points
 from .halving import halving_settings, n_rungs
@@ -242,8 +243,6 @@ def racing_settings(config: dict) -> dict | None:
 
 
 def _n_folds(config: dict) -> int:
-    from .data import fold_names
-
     return len(fold_names(config["cv"]))
 
 

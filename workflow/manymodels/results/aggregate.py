@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..task.io import damaged_file, read_checked_table, task_identity, write_parquet
 from ..task.score import score_schema
-from .stages import race_outcome
+from .stages import stage_outcome
 
 
 def param_table(configs: list[dict]) -> pd.DataFrame:
@@ -234,7 +234,7 @@ def aggregate_scores(
     scores = tidy_scores(raw, configs, names)
     summary = summarise(scores, configs, names)
     if race:
-        outcome = race_outcome(list(race))
+        outcome = stage_outcome(list(race))
         scores = scores.merge(outcome, on=["model", "config_id"], how="left")
         summary = summary.merge(outcome, on=["model", "config_id"], how="left")
     write_parquet(scores, out_scores)

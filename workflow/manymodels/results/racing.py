@@ -21,7 +21,7 @@ from scipy import stats
 from ..task.io import read_json, write_json
 from .aggregate import read_score_table
 from .compare import compare_differences, fold_matrix, size_ratio
-from .stages import race_outcome
+from .stages import stage_outcome
 
 
 def race_decision(*, score_files: list[str], metric_names: list[str], metric: str, greater_is_better: bool,
@@ -79,7 +79,7 @@ def plot_race(*, scores: str, summary: str, selection: str, decisions: list[str]
     halving = bool(decided) and "rung" in decided[0]
     lines, xlabels = (_rung_lines(decided, pd.read_parquet(summary), metric) if halving
                       else _fold_lines(pd.read_parquet(scores, columns=["model", "config_id", "fold", metric]), metric))
-    outcome = race_outcome(list(decisions)).set_index(["model", "config_id"])
+    outcome = stage_outcome(list(decisions)).set_index(["model", "config_id"])
     choices = read_json(selection)
     families = list(dict.fromkeys(model for model, _ in lines))
     fig = _figure(8, 3.2 * len(families) + 1.2)

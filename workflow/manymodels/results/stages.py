@@ -8,7 +8,7 @@ import pandas as pd
 from ..task.io import read_json
 
 
-def race_outcome(decision_files: list[str]) -> pd.DataFrame:
+def stage_outcome(decision_files: list[str]) -> pd.DataFrame:
     """Where each configuration stopped: one row per dropped configuration (model, config_id,
     stopped_at, stop_reason), from the decisions of fold racing (in fold order: 'before fold 3')
     or of successive halving (in rung order: 'rung 1 (1/9 of the training rows)')."""
