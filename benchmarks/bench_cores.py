@@ -10,7 +10,11 @@ being busy is the Snakemake process handing out jobs. For each fit time, in one 
     (first fit start to last fit end), tasks per second in it and worker utilisation = summed fit
     time / (N x fit phase); then where the rest of the run went: start-up and DAG (a dry run),
     data preparation and worker warm-up (to the first fit), the scoring tail, aggregation, plots
-    and the report, and the summary at the end;
+    and the report, and the summary at the end. The CPU per task in the fit phase, of the
+    coordinator (the Snakemake process) and of the workers (the processes below it), and the
+    utilisation they allow at N real cores: on a small machine the N simulated workers share its
+    cores with the coordinator, so the measured utilisation understates what N cores would do,
+    and what a design moves into the workers is counted where it runs;
 (b) a warm ``joblib.Parallel(n_jobs=N)`` loop (workers started before timing) over the same fits
     and scores: its wall time and utilisation.
 
@@ -37,14 +41,31 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 N_SPLITS = 5
 
-# Runs Snakemake in this process and reports its own CPU time (threads included) when it exits.
+# Runs Snakemake in this process and reports its own CPU time (threads included) when it exits, and
+# every 0.1 s: (time, its CPU, the CPU of every process below it: the pool's workers and the server
+# they are forked from), so the CPU of the coordinator and of the workers over the fit phase is known.
 WRAPPER = """
-import atexit, json, resource, sys, time
-start = time.time()
+import atexit, json, resource, sys, threading, time
+import psutil
+start, samples, seen = time.time(), [], {{}}
+def sample():
+    me = psutil.Process()
+    while True:
+        for child in me.children(recursive=True):
+            try:
+                t = child.cpu_times()
+                seen[child.pid] = t.user + t.system
+            except psutil.Error:
+                pass
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        samples.append((time.time(), usage.ru_utime + usage.ru_stime, sum(seen.values())))
+        time.sleep(0.1)
+threading.Thread(target=sample, daemon=True).start()
 def report():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     with open({out!r}, "w") as fh:
-        json.dump({{"cpu": usage.ru_utime + usage.ru_stime, "start": start, "end": time.time()}}, fh)
+        json.dump({{"cpu": usage.ru_utime + usage.ru_stime, "start": start, "end": time.time(),
+                   "samples": samples}}, fh)
 atexit.register(report)
 from snakemake.cli import main
 sys.argv = ["snakemake", *{args!r}]
@@ -125,6 +146,7 @@ def run_workflow(workdir: Path, config: Path, cores: int, fit_seconds: float, ex
         sys.exit(f"snakemake failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
     usage = json.loads(usage_file.read_text())
     fits = utilisation(fit_times(times), cores)
+    fits.update(cpu_per_task(usage["samples"], fits))
     results = workdir / "results" / config.stem
     mtime = lambda pattern: max(p.stat().st_mtime for p in results.glob(pattern))  # noqa: E731
     phases = {
@@ -137,6 +159,26 @@ def run_workflow(workdir: Path, config: Path, cores: int, fit_seconds: float, ex
         "summary and exit": usage["end"] - mtime("report.html"),
     }
     return {"wall": usage["end"] - usage["start"], "cpu": usage["cpu"], "jobs": jobs, **fits, "phases": phases}
+
+
+def cpu_per_task(samples: list, fits: dict) -> dict:
+    """Seconds of CPU per task in the fit phase: of the coordinator (the Snakemake process, its
+    threads) and of the workers (every process below it), from the samples taken every 0.1 s."""
+    inside = [s for s in samples if fits["first_fit"] <= s[0] <= fits["last_fit"]]
+    if len(inside) < 2:
+        return {"coordinator_cpu": float("nan"), "worker_cpu": float("nan")}
+    (t0, own0, kids0), (t1, own1, kids1) = inside[0], inside[-1]
+    tasks = fits["fits"] * (t1 - t0) / fits["fit_phase"]  # the tasks of the sampled part of the phase
+    return {"coordinator_cpu": (own1 - own0) / tasks, "worker_cpu": (kids1 - kids0) / tasks}
+
+
+def extrapolated(fit_seconds: float, coordinator: float, worker: float, cores: int) -> float:
+    """Worker utilisation at ``cores`` real cores: each task holds a worker for its fit and the workers'
+    CPU per task, and the coordinator, one core, needs its CPU per task; the slower bound sets the
+    pace: tasks per second = min(cores / (fit + worker), 1 / coordinator); utilisation = that x fit /
+    cores."""
+    rate = min(cores / (fit_seconds + worker), 1 / coordinator if coordinator > 0 else float("inf"))
+    return rate * fit_seconds / cores
 
 
 def run_baseline(workdir: Path, cores: int, fit_seconds: float, configs: int) -> dict:
@@ -189,6 +231,14 @@ def main(argv: list[str] | None = None) -> int:
               f"{flow['utilisation'] * args.cores:>10.1f} {flow['tasks_per_s']:>8.0f} {flow['cpu']:>11.1f} "
               f"{flow['wall']:>8.1f} {base['wall']:>11.1f} {base['utilisation']:>13.0%} "
               f"{flow['wall'] / base['wall']:>6.2f}")
+    print(f"\nCPU per task in the fit phase, and the utilisation they allow at {args.cores} real cores (on this machine "
+          f"the {args.cores} simulated workers share its {os.cpu_count()} cores with the coordinator):")
+    print(f"  {'fit (s)':>8} {'coordinator (ms)':>17} {'workers (ms)':>13} {'tasks/s, one coordinator core':>30} "
+          f"{'utilisation at ' + str(args.cores) + ' real cores':>28}")
+    for fit_seconds, flow, _ in rows:
+        c, w = flow["coordinator_cpu"], flow["worker_cpu"]
+        print(f"  {fit_seconds:>8g} {1000 * c:>17.1f} {1000 * w:>13.1f} {1 / c:>30.0f} "
+              f"{extrapolated(fit_seconds, c, w, args.cores):>28.0%}")
     print("\nwhere a run's time goes (seconds):")
     names = list(rows[0][1]["phases"])
     print(f"  {'':<58}" + "".join(f"{f'fit {fs:g} s':>12}" for fs, _, _ in rows))

@@ -107,7 +107,8 @@ def test_best_by_each_criterion_and_one_standard_error_choice(score_files):
 def test_one_standard_error_prefers_the_simpler_configuration():
     summary = pd.DataFrame({"model": "m", "config_id": ["a", "b"], "params": ['{"k":5}', '{"k":2}'], "k": [5, 2],
                             "n_ok": 3, "n_failed": 0,
-                            "ars_mean": [0.80, 0.78], "ars_sem": [0.05, 0.01], "bic_full": [1.0, 2.0]})
+                            "ars_mean": [0.80, 0.78], "ars_sem": [0.05, 0.01], "ars_se_corrected": [0.05, 0.01],
+                            "bic_full": [1.0, 2.0]})
     choice = choose(summary, metrics=METRICS, selection_metric="ars", simplest=["k"], rule="one_se")["models"]["m"]
     assert choice["best"]["ars"]["config_id"] == "a"
     assert choice["one_se"]["config_id"] == "b" and choice["chosen"]["config_id"] == "b"

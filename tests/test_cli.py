@@ -91,3 +91,27 @@ def test_experiments_are_found_by_name_and_listed(tmp_path, capsys, monkeypatch)
     assert main(["experiments", "--format", "csv"]) == 0
     listed = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert listed["experiment"].tolist() == ["penguins", "tournament"]
+
+
+def test_a_fold_written_as_a_number_and_a_misspelt_where_column(results, capsys):
+    _, out, _ = run(capsys, results, "--where", "fold == 1", "--columns", "fold", "--format", "csv")
+    assert set(out.split()[1:]) == {"1"} and len(out.split()) == 4
+    with pytest.raises(SystemExit) as raised:
+        run(capsys, results, "--where", "n_component == 3")
+    assert "\n" not in str(raised.value) and "the columns are: model, config_id" in str(raised.value)
+
+
+def test_an_unfinished_experiment_is_listed_with_its_progress_and_shows_what_is_scored(tmp_path, capsys, monkeypatch):
+    root = tmp_path / "clone"
+    build_results(root, [{"n_components": 2}], results=root / "results" / "done")
+    stopped = build_results(root, [{"n_components": 2}, {"n_components": 3}], results=root / "results" / "stopped")
+    for name in ("scores.parquet", "summary.parquet", "configs.tsv"):
+        (stopped / name).unlink()
+    (root / "results" / "done" / "run.json").write_text(json.dumps({"finished": "2026-01-01T00:00:00+00:00"}))
+    monkeypatch.chdir(root)
+    assert main(["experiments", "--format", "csv"]) == 0
+    listed = pd.read_csv(io.StringIO(capsys.readouterr().out)).set_index("experiment")
+    assert listed.loc["done", "status"] == "finished" and listed.loc["stopped", "status"] == "unfinished: 6 fits scored"
+    code, out, err = run(capsys, "stopped", "--format", "csv")
+    assert code == 0 and "unfinished" in err and "Leaderboard so far" in err
+    assert len(pd.read_csv(io.StringIO(out))) == 2

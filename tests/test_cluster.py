@@ -84,3 +84,12 @@ def test_submission_efficiency_adds_up_the_processes_of_each_job(tmp_path):
     result = cluster.submission_efficiency(tmp_path)
     assert result["7"] == {"cpus": 1, "wall_seconds": 10.0, "cpu_seconds": 8.0, "efficiency": 0.8}
     assert result["8"]["efficiency"] == 0.5
+
+
+def test_a_fits_limits_are_what_its_cluster_job_asks_for():
+    from manymodels.engine.cluster import fit_request
+    from manymodels.engine.pool import Limits
+
+    assert fit_request(None, 1) == {"mem_mb": 1000, "runtime": 10}
+    assert fit_request(Limits(seconds=3600, memory_mb=4000), 1) == {"mem_mb": 5000, "runtime": 65}
+    assert fit_request(Limits(seconds=30), 2) == {"mem_mb": 2000, "runtime": 20}  # a retry asks for more

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from manymodels.results.compare import compare_differences, compare_with_best, size_ratio
+from manymodels.results.compare import compare_differences, compare_with_best, corrected_standard_error, size_ratio
 from manymodels.results.selection import choose
 
 baycomp = pytest.importorskip("baycomp", reason="baycomp (requirements.txt) checks the Bayesian correlated t-test")
@@ -73,7 +73,8 @@ def _summary(values, simplest=None):
     for (m, c), vs in values.items():
         k = (simplest or {}).get(c, 1)
         rows.append({"model": m, "config_id": c, "params": f'{{"k":{k}}}', "k": k, "n_ok": len(vs), "n_failed": 0,
-                     "acc_mean": np.mean(vs), "acc_std": np.std(vs, ddof=1), "acc_sem": np.std(vs, ddof=1) / np.sqrt(len(vs))})
+                     "acc_mean": np.mean(vs), "acc_std": np.std(vs, ddof=1), "acc_sem": np.std(vs, ddof=1) / np.sqrt(len(vs)),
+                     "acc_se_corrected": corrected_standard_error(vs, 20 / 80)})
     return pd.DataFrame(rows)
 
 
@@ -115,3 +116,18 @@ def test_rule_equivalent_chooses_the_simplest_equivalent_configuration():
     best = choose(summary, metrics=metrics, selection_metric="acc", simplest=["k"], comparisons=comparisons,
                   rule="best")
     assert best["models"]["a"]["chosen"]["config_id"] == "a1"
+
+
+def test_the_corrected_standard_error_uses_every_fold_and_the_test_training_ratio():
+    """Nadeau and Bengio: var x (1/k + n_test/n_train); with 5 x 3 repeated folds k is 15, and the
+    correction does not shrink as the naive std / sqrt(k) does."""
+    rng = np.random.default_rng(0)
+    five = rng.normal(0.8, 0.05, size=5)
+    fifteen = np.concatenate([five, five + 0.001, five - 0.001])
+    ratio = 1 / 4  # 5-fold CV
+    assert corrected_standard_error(five, ratio) == pytest.approx(math.sqrt(five.var(ddof=1) * (1 / 5 + ratio)))
+    assert corrected_standard_error(fifteen, ratio) == pytest.approx(math.sqrt(fifteen.var(ddof=1) * (1 / 15 + ratio)))
+    naive_shrinks = (fifteen.std(ddof=1) / math.sqrt(15)) / (five.std(ddof=1) / math.sqrt(5))
+    corrected_shrinks = corrected_standard_error(fifteen, ratio) / corrected_standard_error(five, ratio)
+    assert naive_shrinks < 0.6 and corrected_shrinks > 0.75
+    assert math.isnan(corrected_standard_error([0.8], ratio)) and math.isnan(corrected_standard_error([0.8, np.nan], ratio))

@@ -1,4 +1,5 @@
 import copy
+import re
 
 import pytest
 
@@ -174,3 +175,46 @@ def test_a_factory_is_accepted_and_its_arguments_are_searchable(tiny_config, tmp
     with pytest.raises(ConfigError, match=r"models\.own\.estimator: 'own_models\.not_an_estimator' is neither an "
                                           r"estimator class with fit\(\) nor a function that returns an estimator"):
         check(config)
+
+
+def test_yaml_on_key_of_a_metric_is_on_again_and_other_non_text_keys_are_one_line_errors():
+    import yaml
+
+    from manymodels.experiment.schema import normalise_keys
+
+    config = yaml.safe_load("""
+metrics:
+  ars: {function: sklearn.metrics.adjusted_rand_score, on: train, greater_is_better: true}
+models:
+  lr: {estimator: sklearn.linear_model.LogisticRegression, kwargs: {class_weight: {0: 1, 1: 5}}, grid: {C: [1]}}
+""")
+    assert config["metrics"]["ars"][True] == "train"  # what YAML makes of `on: train`
+    normalise_keys(config, config_file="exp.yaml")
+    assert config["metrics"]["ars"]["on"] == "train" and True not in config["metrics"]["ars"]
+    assert config["models"]["lr"]["kwargs"]["class_weight"] == {0: 1, 1: 5}  # values are the user's own
+    for text, where in (("models: {lr: {grid: {yes: [1]}}}", "models.lr.grid"), ("data: {3: x}", "data"),
+                        ("selection: {on: 1}", "selection")):
+        with pytest.raises(ConfigError, match=rf"^exp\.yaml: {re.escape(where)}: key .* is not text .*quote the key"):
+            normalise_keys(yaml.safe_load(text), config_file="exp.yaml")
+
+
+def test_a_data_file_is_looked_up_beside_the_config_first_and_a_missing_one_names_every_place(tmp_path, monkeypatch):
+    from manymodels import DataError
+    from manymodels.experiment.data import resolve_data_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "mine.csv").write_text("a\n1\n")
+    config = {"data": {"source": "mine.csv"}}
+    resolve_data_path(config, config_file="configs/exp.yaml")
+    assert config["data"]["source"] == "configs/mine.csv"
+    (tmp_path / "here.csv").write_text("a\n1\n")
+    config = {"data": {"source": "here.csv"}}
+    resolve_data_path(config, config_file="configs/exp.yaml")
+    assert config["data"]["source"] == "here.csv"  # not beside the config: the working directory
+    with pytest.raises(DataError, match=r"^configs/exp\.yaml: data\.source: data file 'gone\.csv' not found \(looked "
+                                        r"for 'configs/gone\.csv' and 'gone\.csv', beside the config file first"):
+        resolve_data_path({"data": {"source": "gone.csv"}}, config_file="configs/exp.yaml")
+    untouched = {"data": {"source": "sklearn:iris"}}
+    resolve_data_path(untouched, config_file="configs/exp.yaml")
+    assert untouched == {"data": {"source": "sklearn:iris"}}

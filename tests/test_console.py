@@ -159,7 +159,8 @@ def test_a_stop_request_is_one_line_and_its_consequences_are_left_to_the_log(fir
     h.emit(record("WorkflowError:\nAt least one job did not complete successfully.", level=logging.ERROR))
     h.emit(record("Complete log(s): .snakemake/log/x.log"))
     assert h.stream.getvalue().splitlines() == [plugin.STOPPED, "Complete log(s): .snakemake/log/x.log"]
-    assert h.state.failed == {"fit_model": 1}
+    assert h.state.failed == {} and h.state.stopped == 1  # the job the stop request ended did not fail
+    assert "1 stopped" in h.state.summary_line() and "failed job" not in h.state.summary_line()
 
 
 def test_a_full_disk_is_one_line_with_the_path_and_its_free_space(tmp_path):

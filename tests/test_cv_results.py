@@ -72,7 +72,8 @@ def test_columns_follow_grid_search_cv_then_our_extras():
     assert list(table.columns) == [
         "mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time", "param_k", "param_kind", "params",
         *per_metric("acc"), *per_metric("loss"), "model", "config_id", "train_bic", "rank_train_bic",
-        "sem_test_acc", "sem_test_loss", "n_failed", "p_worse_than_best", "p_equivalent_to_best",
+        "sem_test_acc", "se_corrected_test_acc", "sem_test_loss", "se_corrected_test_loss", "n_failed",
+        "p_worse_than_best", "p_equivalent_to_best",
         "p_better_than_best", "decision_vs_best"]
     assert list(table["config_id"]) == ["a1", "a2", "a3", "b1"]  # the summary's order
     assert table["rank_test_acc"].dtype == np.int32 and table["rank_train_bic"].dtype == np.int32
@@ -98,6 +99,22 @@ def test_split_values_mean_and_std_with_ddof_0_and_sem_with_ddof_1():
     assert table.loc["a1", "mean_fit_time"] == pytest.approx(0.2)  # CV folds only, not fold 'full'
     assert table.loc["a1", "std_fit_time"] == pytest.approx(np.std([0.1, 0.2, 0.3]))
     assert table.loc["b1", "std_test_acc"] == 0.0 and table.loc["b1", "sem_test_acc"] == 0.0
+
+
+def test_the_corrected_standard_error_is_nadeau_and_bengios_with_each_folds_sizes():
+    """k folds of 1/3 test rows: variance x (1/k + n_test/n_train), where the mean is defined."""
+    rows = score_rows().assign(n_train=200, n_test=100)
+    definitions = [{"model": c["model"], "config_id": c["config_id"], "params": c["params"]} for c in CONFIGS]
+    scores = tidy_scores(rows, definitions, list(METRICS))
+    summary = summarise(scores, definitions, list(METRICS))
+    table = cv_results(scores, summary, METRICS).set_index("config_id")
+    acc = np.array(CONFIGS[0]["acc"])
+    expected = math.sqrt(acc.var(ddof=1) * (1 / 3 + 100 / 200))
+    assert table.loc["a1", "se_corrected_test_acc"] == pytest.approx(expected, abs=1e-15)
+    assert summary.set_index("config_id").loc["a1", "acc_se_corrected"] == pytest.approx(expected, abs=1e-15)
+    assert table.loc["a1", "se_corrected_test_acc"] > table.loc["a1", "sem_test_acc"]  # the naive one is too sure
+    assert math.isnan(table.loc["a3", "se_corrected_test_acc"])  # its mean is NaN (a failed split)
+    assert summary.set_index("config_id").loc["a3", "acc_se_corrected"] == pytest.approx(0.0)  # 2 equal folds
 
 
 def test_a_failed_split_makes_mean_std_and_sem_nan_as_with_error_score_nan():

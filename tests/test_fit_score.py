@@ -166,3 +166,28 @@ def test_text_features_are_prepared_as_categoricals(tmp_path):
     assert data["island"].dtype == "category" and list(data["island"].cat.categories) == ["Biscoe", "Dream",
                                                                                            "Torgersen"]
     assert data["bill_length_mm"].dtype == "float64" and data["species"].dtype != "category"  # the label as read
+
+
+def test_a_degenerate_fit_is_said_in_its_score_row(prepared, tmp_path):
+    """BIC can pick a mixture with more parameters than rows whose components collapsed onto single
+    rows (unbounded likelihood): the score row says why the fit is degenerate; a sound one says nothing."""
+    run_fit(prepared, tmp_path, params={"n_components": 100, "covariance_type": "spherical"})
+    row = run_score(prepared, tmp_path)
+    assert row["status"] == "ok" and "more free parameters (599) than training rows" in row["degenerate"]
+    assert "collapsed onto a point" in row["degenerate"]
+    run_fit(prepared, tmp_path, params={"n_components": 3})
+    assert run_score(prepared, tmp_path)["degenerate"] is None
+
+
+def test_the_diagnosis_of_clusterers_and_estimators_without_mixture_attributes():
+    import numpy as np
+    from sklearn.cluster import KMeans
+    from sklearn.linear_model import LogisticRegression
+
+    from manymodels.task.score import diagnose
+
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    assert diagnose(KMeans(n_clusters=25, n_init=1, random_state=0).fit(X), 40) == \
+        "n_clusters=25 for 40 training rows (about 1.6 rows each)"
+    assert diagnose(KMeans(n_clusters=3, n_init=1, random_state=0).fit(X), 40) is None
+    assert diagnose(LogisticRegression().fit(X, X[:, 0] > 0), 40) is None

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from manymodels import ConfigError
@@ -52,7 +54,7 @@ def test_random_draws_keep_their_prefix_when_n_iter_grows():
     first = sample_points({**spec, "n_iter": 20}, key="k")
     more = sample_points({**spec, "n_iter": 40}, key="k")
     assert more[:20] == first and len(more) == 40
-    assert all(0.001 <= p["C"] <= 10 and p["k"] in (1, 2, 3, 4) and 0 <= p["u"] <= 1 for p in more)
+    assert all(0.001 <= p["C"] <= 10 and p["k"] in (1, 2, 3) and 0 <= p["u"] <= 1 for p in more)
     assert {p["kind"] for p in more} == {"a", "b", None}
     assert sample_points({**spec, "n_iter": 5, "random_state": 4}, key="k") != first[:5]
 
@@ -62,3 +64,32 @@ def test_bad_distribution_bounds_name_the_key():
 
     with pytest.raises(ConfigError, match=r"k\.distributions\.C: loguniform needs low < high and low > 0"):
         sample_points({"n_iter": 1, "distributions": {"C": {"loguniform": [0, 1]}}}, key="k")
+
+
+def test_randint_excludes_its_upper_bound_as_scipy_and_randomized_search_cv():
+    from scipy.stats import randint
+    from sklearn.model_selection import ParameterSampler
+
+    from manymodels.experiment.grid import sample_points
+
+    ours = {p["k"] for p in sample_points({"n_iter": 200, "distributions": {"k": {"randint": [1, 5]},
+                                                                            "u": {"uniform": [0, 1]}}}, key="k")}
+    theirs = {p["k"] for p in ParameterSampler({"k": randint(1, 5)}, n_iter=200, random_state=0)}
+    assert ours == theirs == {1, 2, 3, 4}
+
+
+def test_n_iter_draws_are_distinct_and_a_small_space_is_used_whole_and_said():
+    from manymodels.experiment.grid import sample_points, sampling_note
+
+    spec = {"random_state": 0, "distributions": {"depth": {"choice": [3, 6, None]}, "leaf": {"randint": [1, 5]}}}
+    six = sample_points({**spec, "n_iter": 6}, key="k")
+    assert len({json.dumps(p, sort_keys=True) for p in six}) == 6  # 12 points, 6 distinct drawn
+    assert sample_points({**spec, "n_iter": 9}, key="k")[:6] == six  # still a prefix
+    whole = sample_points({**spec, "n_iter": 40}, key="k")
+    assert len(whole) == 12 and len({json.dumps(p, sort_keys=True) for p in whole}) == 12
+    assert sampling_note({**spec, "n_iter": 40}, key="models.forest.random") == (
+        "models.forest.random: n_iter is 40 but the space has only 12 distinct configurations; each of them is "
+        "used once (12 configurations)")
+    assert sampling_note({**spec, "n_iter": 12}, key="k") is None
+    continuous = {"distributions": {"C": {"loguniform": [0.01, 1]}}, "n_iter": 50}
+    assert len({p["C"] for p in sample_points(continuous, key="k")}) == 50 and sampling_note(continuous, key="k") is None

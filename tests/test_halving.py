@@ -59,4 +59,23 @@ def test_the_best_third_of_each_family_go_on(tmp_path):
     decision = json.loads(out.read_text())
     assert [s["config_id"] for s in decision["survivors"]] == ["a600000000", "a500000000", "a400000000", "b000000000"]
     assert decision["describe"] == "1/9 of the training rows" and len(decision["dropped"]) == 4
-    assert "rank 7 of 7 in a" in next(d["reason"] for d in decision["dropped"] if d["config_id"] == "a000000000")
+    assert next(d["reason"] for d in decision["dropped"] if d["config_id"] == "a000000000") == \
+        "every fit failed with 1/9 of the training rows"
+    # The survivors' fits at this rung are in no table: the decision counts them, once.
+    assert decision["superseded_fits"]["a"]["fits"] == 6 and decision["superseded_fits"]["b"]["fits"] == 2
+
+
+def test_a_configuration_whose_every_fit_failed_is_never_promoted(tmp_path):
+    """Three configurations, factor 2: the quota is 2, but only one has a score."""
+    files = []
+    for config_id, value in (("a000000000", 0.5), ("a100000000", float("nan")), ("a200000000", float("nan"))):
+        path = tmp_path / "scores" / "a" / config_id / "fold-0~1of4.parquet"
+        write_row({"model": "a", "config_id": config_id, "fold": "0~1of4", "n_train": 10,
+                   "status": "ok" if value == value else "failed", "acc": value}, {"acc": {}}, str(path))
+        files.append(str(path))
+    out = tmp_path / "halving/rung-0.json"
+    halving_decision(score_files=files, metric_names=["acc"], metric="acc", greater_is_better=True, factor=2, rung=0,
+                     out=str(out))
+    decision = json.loads(out.read_text())
+    assert [s["config_id"] for s in decision["survivors"]] == ["a000000000"]
+    assert {d["reason"] for d in decision["dropped"]} == {"every fit failed with 1/4 of the training rows (about 10 rows)"}

@@ -84,3 +84,26 @@ def test_what_a_bad_file_takes_with_it(tmp_path):
     taken = {str(p.relative_to(root)) for p in derived(root, root / "fits/gmm/ab00000000/fold-0.joblib")}
     assert taken == {"fits/gmm/ab00000000/fold-0.json", "fits/gmm/ab00000000/fold-0.joblib",
                      "scores/gmm/ab00000000/fold-0.parquet", "shards/scores-a.parquet", "scores.parquet", "plots"}
+
+
+def test_a_missing_kept_model_is_listed_and_its_repair_arms_the_fit_again(tmp_path):
+    """keep_models: all: every model its fit recorded must be there; with none, models are temporary."""
+    import json as _json
+
+    from test_store import build_results
+
+    from manymodels.results.verify import repair, verify
+
+    results = build_results(tmp_path, [{"n_components": 2}])
+    assert verify(results) == []
+    model = next((results / "fits/gmm").glob("*/fold-0.joblib"))
+    model.unlink()
+    (results / "run.json").write_text(_json.dumps({"keep_models": "all"}))
+    (problem,) = verify(results)
+    assert problem.path == model and problem.why.startswith("missing")
+    removed = {p.name for p in repair(results, [problem])}
+    assert {"fold-0.json", "fold-0.parquet", "scores.parquet"} <= removed  # its record and score: fitted again
+    (results / "run.json").write_text(_json.dumps({"keep_models": "none"}))
+    for path in (results / "fits/gmm").glob("*/*.joblib"):
+        path.unlink()
+    assert verify(results) == []

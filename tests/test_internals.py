@@ -228,3 +228,55 @@ def test_a_sigterm_handled_while_the_scheduler_holds_its_lock_completes():
     assert scheduler._user_kill == "graceful" and scheduler._open_jobs.acquire(timeout=1)
     assert internals.reentrant_scheduler_lock(scheduler)  # already reentrant: left as it is
     assert not internals.reentrant_scheduler_lock(SimpleNamespace())
+
+
+def test_finished_jobs_are_handed_to_the_scheduler_in_one_go():
+    """JobScheduler._proceed (its finish_callback) still appends to _tofinish and releases _open_jobs
+    under _lock: report_finished does the same for many jobs, and wakes the loop once."""
+    import inspect
+    import threading
+
+    import snakemake.api  # noqa: F401  (imports snakemake.workflow and snakemake.dag in their working order)
+    from snakemake.scheduling.job_scheduler import JobScheduler
+
+    source = inspect.getsource(JobScheduler._proceed)
+    assert "self._tofinish.append(job)" in source and "self._open_jobs.release()" in source
+    assert "self.finish_callback = self._proceed" in inspect.getsource(JobScheduler.__init__)
+
+    class Scheduler:
+        dryrun = False
+
+        def __init__(self):
+            self._lock, self._tofinish, self._open_jobs = threading.Lock(), [], threading.Semaphore(0)
+            self.finish_callback = self._proceed
+
+        def _proceed(self, job):
+            raise AssertionError("not called: the jobs go in one go")
+
+    scheduler = Scheduler()
+    assert internals.report_finished(scheduler, ["a", "b", "c"])
+    assert scheduler._tofinish == ["a", "b", "c"] and scheduler._open_jobs.acquire(timeout=1)
+    assert not scheduler._open_jobs.acquire(blocking=False)  # woken once
+    dry = Scheduler()
+    dry.dryrun = True
+    assert not internals.report_finished(dry, ["a"]) and dry._tofinish == []
+    assert not internals.report_finished(SimpleNamespace(), ["a"])
+
+
+def test_local_runs_use_the_manymodels_executor_and_cluster_runs_are_left_alone():
+    from snakemake.executors.local import Executor as LocalExecutor
+    from snakemake_interface_executor_plugins.registry import ExecutorPluginRegistry
+
+    from snakemake_executor_plugin_manymodels import Executor
+
+    local = ExecutorPluginRegistry().get_plugin("local")
+    before = local.executor
+    try:
+        assert before is LocalExecutor or before is Executor
+        assert issubclass(Executor, LocalExecutor)  # it still runs every other job as the local executor does
+        assert internals.use_manymodels_executor() and local.executor is Executor
+        assert internals.use_manymodels_executor()  # idempotent
+        local.executor = object  # another executor than Snakemake's local one: not replaced
+        assert not internals.use_manymodels_executor() and local.executor is object
+    finally:
+        local.executor = before

@@ -128,7 +128,7 @@ def test_metric_plot_marks_the_chosen_and_says_what_the_bars_are(tmp_path, drawn
                       out=str(tmp_path / "ars.png"), selection=paths["selection"], comparisons=paths["comparisons"])
     fig = drawn[0]
     ax = fig.axes[0]
-    assert "± standard error over CV folds" in ax.get_title()
+    assert "error bars ± corrected standard error" in ax.get_title()
     star = next(line for line in ax.lines if line.get_marker() == "*")
     assert list(star.get_xdata()) == [2.0]  # the best configuration: n_components=2, full
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
@@ -220,7 +220,7 @@ def test_many_lines_without_standard_errors_on_a_log_axis(tmp_path, drawn):
     grid = [{"alpha": a, "l1_ratio": r, "degree": d} for a in (0.0001, 0.01, 1.0) for r in (0.1, 0.5, 0.9)
             for d in (1, 2, 3, 4, 5)]
     paths = experiment(tmp_path, {"sgd": grid})
-    summary = pd.read_parquet(paths["summary"]).assign(ars_sem=np.nan)
+    summary = pd.read_parquet(paths["summary"]).assign(ars_sem=np.nan, ars_se_corrected=np.nan)
     summary.to_parquet(paths["summary"])
     plots.plot_metric(summary=paths["summary"], model="sgd", metric="ars", spec=ARS, x="alpha",
                       out=str(tmp_path / "ars.png"), selection=paths["selection"])

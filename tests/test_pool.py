@@ -43,6 +43,9 @@ def signals_itself(sig):
     import signal
     import time
 
+    # As a run's workers get it, whatever this test inherited (`make test &` starts with SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), getattr(signal, sig))
     time.sleep(5)
 
@@ -55,8 +58,76 @@ def test_a_worker_stopped_by_a_stop_request_is_not_reported_as_a_crash(sig):
         run_task(signals_itself, n_workers=1, sig=sig)
 
 
-def test_a_worker_killed_otherwise_is_still_a_crash():
-    from joblib.externals.loky.process_executor import TerminatedWorkerError
+def test_a_worker_killed_otherwise_is_a_crash_of_that_task_alone_after_one_more_try(tmp_path):
+    from manymodels.engine.pool import TaskFailure, submit
 
-    with pytest.raises(TerminatedWorkerError):
-        run_task(signals_itself, n_workers=1, sig="SIGKILL")
+    tries = tmp_path / "tries"
+    others = [submit(slow_square, n_workers=3, x=x) for x in range(4)]
+    with pytest.raises(TaskFailure, match=r"died from SIGKILL \(killed\).*twice") as crashed:
+        run_task(dies, n_workers=3, sig="SIGKILL", tries=str(tries))
+    assert crashed.value.error_type == "WorkerCrash"
+    assert tries.read_text() == "xx"  # run again once, on a fresh worker
+    assert [f.result(timeout=30) for f in others] == [0, 1, 4, 9]  # the tasks beside it are unharmed
+
+
+def slow_square(x):
+    import time
+
+    time.sleep(0.3)
+    return x * x
+
+
+def dies(sig, tries):
+    import signal
+
+    with open(tries, "a") as fh:
+        fh.write("x")
+    os.kill(os.getpid(), getattr(signal, sig))
+
+
+def segfaults():
+    import ctypes
+
+    ctypes.string_at(0)  # reads address 0: SIGSEGV
+
+
+def test_a_segmentation_fault_is_named():
+    from manymodels.engine.pool import TaskFailure
+
+    with pytest.raises(TaskFailure, match=r"died from SIGSEGV \(segmentation fault\)"):
+        run_task(segfaults, n_workers=2)
+    assert run_task(slow_square, n_workers=2, x=3) == 9  # the pool goes on
+
+
+def test_a_task_past_its_time_is_stopped_within_a_tick_of_its_limit():
+    import time
+
+    from manymodels.engine.pool import Limits, TaskFailure
+
+    start = time.monotonic()
+    with pytest.raises(TaskFailure, match=r"stopped after 0\.[5-9]\d* s: over its limit of 0\.5 s") as stopped:
+        run_task(sleeps, n_workers=1, seconds=30, limits=Limits(seconds=0.5))
+    assert stopped.value.error_type == "TimeLimit" and time.monotonic() - start < 0.5 + 1.0
+    assert run_task(slow_square, n_workers=1, x=2, limits=Limits(seconds=5)) == 4  # a fresh worker
+
+
+def sleeps(seconds):
+    import time
+
+    time.sleep(seconds)
+
+
+def allocates(mb):
+    import numpy as np
+
+    return float(np.ones(int(mb * 2**20 / 8)).sum())
+
+
+def test_a_task_over_its_memory_is_stopped_and_the_next_has_its_own_budget():
+    from manymodels.engine.pool import Limits, TaskFailure
+
+    with pytest.raises(TaskFailure, match=r"ran out of its memory limit of 100 MB") as over:
+        run_task(allocates, n_workers=1, mb=400, limits=Limits(memory_mb=100))
+    assert over.value.error_type == "MemoryLimit"
+    assert run_task(allocates, n_workers=1, mb=50, limits=Limits(memory_mb=100)) == 50 * 2**20 / 8
+    assert run_task(allocates, n_workers=1, mb=400) == 400 * 2**20 / 8  # no limit, no bound

@@ -8,7 +8,8 @@ from manymodels.results.report import ranking_table
 
 SUMMARY = pd.DataFrame({
     "model": ["gmm", "kmeans"], "config_id": ["aaaaaaaaaa", "bbbbbbbbbb"],
-    "silhouette_full": [0.5315, 0.5301], "ars_mean": [0.61, 0.59], "ars_sem": [0.02, math.nan],
+    "silhouette_full": [0.5315, 0.5301], "ars_mean": [0.61, 0.59], "ars_sem": [0.01, math.nan],
+    "ars_se_corrected": [0.02, math.nan],
 })
 
 
@@ -24,6 +25,6 @@ def test_a_choice_by_an_in_sample_metric_shows_that_value():
     assert table["silhouette (in-sample, fit on all rows)"].tolist() == ["0.5315", "0.5301"]
 
 
-def test_a_choice_by_cv_shows_mean_and_standard_error():
+def test_a_choice_by_cv_shows_mean_and_corrected_standard_error():
     table = ranking_table(SUMMARY, choices("ars"), {"ars": {"on": "test", "greater_is_better": True}})
-    assert table["CV ars (mean ± standard error)"].tolist() == ["0.6100 ± 0.020", "0.5900"]
+    assert table["CV ars (mean ± corrected SE)"].tolist() == ["0.6100 ± 0.020", "0.5900"]

@@ -147,3 +147,49 @@ def test_model_files_are_compressed_and_checksummed(results):
     path = results / "fits/gmm" / meta["config_id"] / "fold-full.joblib"
     assert meta["model_bytes"] == path.stat().st_size
     assert path.read_bytes()[:2] == b"\x78\x01" or path.read_bytes()[:1] == b"\x78"  # zlib stream
+
+
+def test_numbers_compared_with_fold_are_read_as_fold_names_and_a_bad_query_is_one_line(results):
+    from manymodels.results.store import QueryError
+
+    store = Results(results)
+    assert store.query("fold == 0").equals(store.query("fold == '0'")) and len(store.query("fold == 0")) == 3
+    assert len(store.query("fold in [0, 1] and n_components == 2")) == 2
+    with pytest.raises(QueryError) as raised:
+        store.query("covariance == 'full'")
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith("--where \"covariance == 'full'\": ")
+    assert "the columns are: model, config_id, params, n_components, fold, status" in message
+
+
+def with_selection(results):
+    from manymodels.results.selection import select_configurations
+
+    select_configurations(summary=str(results / "summary.parquet"), scores=str(results / "scores.parquet"),
+                          metrics=METRICS, selection_metric="ars", simplest=["n_components"],
+                          out=str(results / "selection.json"), out_comparisons=str(results / "comparisons.parquet"))
+    return results
+
+
+def test_best_gives_params_as_a_dict_and_load_model_takes_what_it_returns(results):
+    store = Results(with_selection(results))
+    best = store.best()
+    assert isinstance(best["params"], dict) and best["params"] == {"n_components": best["n_components"]}
+    model = store.load_model(best)  # its fit on every training row, checked
+    assert model.n_components == best["params"]["n_components"]
+    assert store.load_model(store.best(family="gmm")).n_components == model.n_components
+    assert store.best_estimator().n_components == model.n_components
+
+
+def test_an_unfinished_experiment_says_so_with_its_progress_and_its_leaderboard_so_far(results, monkeypatch):
+    from manymodels.results.store import UnfinishedExperiment, leaderboard_so_far, progress
+
+    for name in ("scores.parquet", "summary.parquet", "configs.tsv"):  # stopped before aggregation
+        (results / name).unlink()
+    with pytest.raises(UnfinishedExperiment, match=r"unfinished: .* 9 fits scored so far\. Rerun the same snakemake"):
+        Results(results)
+    assert progress(results)["status"] == "unfinished" and progress(results)["scored"] == 9
+    table, metric = leaderboard_so_far(results)
+    assert metric == "ars" and len(table) == 3 and table["folds_scored"].tolist() == [2, 2, 2]
+    assert table["ars_mean"].iloc[0] == table["ars_mean"].max()  # best first
+    assert table["failed"].tolist()[-1] == 2  # n_components=400 > rows: every fit failed, last

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from manymodels.results.formatting import format_number, format_params, format_score
-from manymodels.results.summary import all_failed_message, family_counts, format_summary
+from manymodels.results.summary import all_failed_message, counts_line, extra_fits, family_counts, format_summary
 
 STARTED = "2026-01-01T12:00:00+00:00"
 
@@ -21,16 +21,36 @@ def scores():
 
 def test_counts_say_what_ran_what_was_reused_and_what_failed():
     counts = family_counts(scores(), STARTED)
-    assert counts["gmm"] == {"tasks": 3, "ok": 3, "failed": 0, "fitted_now": 2, "scored_now": 3,
-                             "most_common_error": None}
+    assert counts["gmm"] == {"tasks": 3, "fits": 3, "parts": {"tasks": 3}, "ok": 3, "failed": 0, "stopped": {},
+                             "fitted_now": 2, "most_common_error": None}
     assert counts["svc"]["failed"] == 3 and counts["svc"]["most_common_error"] == {
         "error_type": "ValueError", "error": "C must be > 0. Got -1.0", "tasks": 3}
+
+
+def test_fits_no_table_holds_are_counted_once_with_the_tasks():
+    """Successive halving's earlier rungs of the configurations that went on, and nested CV's inner
+    folds: one definition of a fit for the console, run.json and the report."""
+    earlier = {"gmm": {"fits": 4, "failed": 1, "fitted_at": ["2026-01-01T12:00:05+00:00"] * 4}}
+    inner = {"gmm": {"fits": 6, "failed": 0, "fitted_at": ["2026-01-01T11:00:00+00:00"] * 6}}
+    extra = extra_fits([{"superseded_fits": earlier}], {"inner_fits": inner})
+    counts = family_counts(scores(), STARTED, extra)["gmm"]
+    assert counts["fits"] == 13 and counts["failed"] == 1 and counts["fitted_now"] == 2 + 4
+    assert counts["parts"] == {"tasks": 3, "earlier rungs": 4, "nested CV inner folds": 6}
+    assert counts_line({"gmm": counts}) == ("13 fits (3 configuration x fold tasks; 4 on earlier rungs; 6 on nested CV "
+                                            "inner folds), 6 fitted in this run, 7 reused from earlier runs, 1 failed")
+
+
+def test_the_most_common_failure_of_a_halving_rung_says_how_many_rows_its_fits_had():
+    table = scores().assign(resource="1/27 of the training rows", n_train=10)
+    common = family_counts(table, STARTED)["svc"]["most_common_error"]
+    assert common["where"] == "with 1/27 of the training rows, about 10 rows"
 
 
 def record():
     families = family_counts(scores(), STARTED)
     families["gmm"]["chosen"] = {"model": "gmm", "config_id": "a", "params": {"n_components": 3}, "value": 0.81234,
-                                 "by": "ars_mean", "sem": 0.0123, "test": {}}
+                                 "by": "ars_mean", "se": 0.0123, "sem": 0.006, "test": {},
+                                 "how": "mean ± corrected standard error over 2 CV folds"}
     families["svc"]["chosen"] = None
     return {"experiment": "penguins", "config_file": "config.yaml", "report": "results/penguins/report.html",
             "selection_metric": "ars", "families": families, "winner": families["gmm"]["chosen"],
@@ -39,10 +59,10 @@ def record():
 
 def test_the_summary_names_the_winner_the_failures_and_the_report():
     text = format_summary(record())
-    assert text.splitlines()[0] == ("Experiment penguins (config.yaml): 6 tasks (configuration x fold), 4 fitted in "
+    assert text.splitlines()[0] == ("Experiment penguins (config.yaml): 6 fits (configuration x fold), 4 fitted in "
                                     "this run, 2 reused from earlier runs, 3 failed.")
-    assert "Winner: gmm n_components=3: ars 0.8123 ± 0.012 (mean ± standard error over CV folds)" in text
-    assert "none (every fit failed)" in text and "Failures in svc: 3 of 3 tasks" in text
+    assert "Winner: gmm n_components=3: ars 0.8123 ± 0.012 (mean ± corrected standard error over 2 CV folds)" in text
+    assert "none (every fit failed)" in text and "Failures in svc: 3 of 3 fits" in text
     assert text.endswith("Report: results/penguins/report.html")
 
 

@@ -125,13 +125,13 @@ def test_best_and_best_estimator_are_the_chosen_configuration_and_its_refit(run,
 
     X, y, heldout, _ = data_and_splits(res.path)
     estimator = res.best_estimator()
-    params = json.loads(best["params"])
+    params = best["params"]  # a dict, as best_params_
     assert {k: estimator.get_params()[k] for k in params} == params
     refit = family_estimator(LOGREG if best["model"] == "logreg" else TREE).set_params(**params)
     refit.fit(X[~heldout], y[~heldout])  # the refit on every training row, as GridSearchCV's best_estimator_
     np.testing.assert_array_equal(estimator.predict(X[heldout]), refit.predict(X[heldout]))
     assert accuracy_score(y[heldout], estimator.predict(X[heldout])) == pytest.approx(best["heldout_accuracy"])
-    assert res.best_estimator(family="tree").max_depth == json.loads(res.best(family="tree")["params"])["max_depth"]
+    assert res.best_estimator(family="tree").max_depth == res.best(family="tree")["params"]["max_depth"]
 
     with pytest.raises(KeyError, match="did you mean 'tree'"):
         res.best(family="tre")

@@ -122,7 +122,7 @@ def test_a_family_whose_every_fit_failed_is_an_error_after_the_report(tmp_path, 
            "parameter of SVC must be a float" in out
     assert "Traceback" not in out and 'File "' not in out
     report = (root / "results/failing/report.html").read_text()
-    assert "Failures (6 tasks)" in report
+    assert "Failures (6 fits)" in report
     for plot in ("cv_scores.png", "test_predictions.png", "svc/accuracy.png"):
         assert (root / "results/failing/plots" / plot).is_file()
     if with_good_family:

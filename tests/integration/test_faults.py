@@ -191,10 +191,18 @@ def test_workers_leave_within_two_seconds_of_a_killed_run(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in (root / RESULTS).rglob("*") if p.is_file()} == written
 
 
+def default_signal_handling():
+    """In the child, before it starts: SIGINT and SIGTERM as a terminal gives them, whatever this test
+    inherited (`make test &` starts with SIGINT ignored, and Python keeps ignoring it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def slow_run(root, **popen):
     """Start the experiment in ``root`` in a session of its own; return once its first fit is written."""
     proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=root, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True, **popen)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=default_signal_handling, **popen)
     deadline = time.monotonic() + SNAKEMAKE_TIMEOUT
     while not list((root / f"{RESULTS}/fits").glob("*/*/*.json")):
         assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()

@@ -48,7 +48,7 @@ def test_large_grid_subset_runs_and_records_failures(workflow):
     failed = scores[scores["status"] == "failed"]
     assert failed["error"].str.startswith("Expected n_samples >= n_components").all()
     report = (results / "report.html").read_text()
-    assert f"Failures ({len(failed)} tasks)" in report
+    assert f"Failures ({len(failed)} fits)" in report
     # The chosen configuration, exactly as selection.json gives it, builds the estimator and fits.
     from manymodels.experiment.estimators import build_estimator
 

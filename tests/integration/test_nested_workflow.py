@@ -65,8 +65,20 @@ def test_nested_cv_refits_the_choice_of_each_outer_fold_and_grows_by_new_jobs_on
     estimate = nested["estimates"]["accuracy"]
     assert estimate["mean"] == pytest.approx(np.mean(outer_scores))
     assert estimate["sem"] == pytest.approx(np.std(outer_scores, ddof=1) / np.sqrt(2))
+    # The outer folds share training rows too: the corrected standard error (30% test rows).
+    sizes = [(o["n_test"], o["n_train"]) for o in nested["outer_folds"]]
+    ratio = np.mean([test / train for test, train in sizes])
+    assert estimate["se"] == pytest.approx(np.sqrt(np.var(outer_scores, ddof=1) * (1 / 2 + ratio)))
     report = (results / "report.html").read_text()
     assert "Nested estimate of accuracy" in report and "How sure is the choice?" in report
+    # One count of fits for the console, run.json and the report: the inner folds' fits included.
+    fits = len(list((results / "fits").glob("*/*/fold-*.json")))
+    run = json.loads((results / "run.json").read_text())
+    assert fits == 3 * 3 + 2 * 3 * 3 and run["families"]["logreg"]["fits"] == fits
+    assert run["text"].splitlines()[0].endswith(
+        f"{fits} fits (9 configuration x fold tasks; 18 on nested CV inner folds), {fits} fitted in this run, 0 "
+        "reused from earlier runs, 0 failed.")
+    assert f"{fits} fits (9 configuration x fold tasks; 18 on nested CV inner folds)" in report
 
     # A third outer fold of the (growing) StratifiedShuffleSplit: only its own jobs run.
     write_config(root, nested_config(3))

@@ -70,6 +70,14 @@ def test_killed_run_resumes_with_the_same_command(tmp_path, reference):
     proc.wait()
     done = len(list(scores_dir.glob("*/*/*.parquet")))
     assert done < N_TASKS and (root / ".snakemake/locks").exists()
+    # Stopped before its tables: listed as unfinished with its progress, and what it scored is shown.
+    listed = subprocess.run([sys.executable, "-m", "manymodels", "experiments", "--format", "csv"], cwd=root,
+                            capture_output=True, text=True, check=True).stdout
+    assert f"unfinished: {done} of {N_TASKS} fits scored" in listed
+    shown = subprocess.run([sys.executable, "-m", "manymodels", "results", "config", "--format", "csv"], cwd=root,
+                           capture_output=True, text=True)
+    assert shown.returncode == 0 and "unfinished" in shown.stderr and "Leaderboard so far" in shown.stderr
+    assert shown.stdout.splitlines()[0].startswith("model,config_id,params,folds_scored,failed,ars_mean")
 
     result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=SNAKEMAKE_TIMEOUT)
     assert result.returncode == 0, result.stderr

@@ -81,7 +81,7 @@ def test_run_writes_tables_plots_and_report(finished):
     for metric in ("ars", "bic"):
         assert (root / f"results/config/plots/gmm/{metric}.png").stat().st_size > 10_000
     report = (root / "results/config/report.html").read_text()
-    assert "16 tasks" in report and "This run fitted 16 and reused 0 fits" in report
+    assert "16 fits (configuration x fold), 16 fitted in this run, 0 reused from earlier runs, 0 failed" in report
     configs = pd.read_csv(root / "results/config/configs.tsv", sep="\t")
     assert set(configs["config_id"]) == set(scores["config_id"])
     assert len(list((root / "results/config/fits/gmm").glob("*/fold-*.joblib"))) == 16
@@ -184,7 +184,7 @@ def test_added_metric_rescores_without_refitting(rerun):
     snakemake(root)
     scores = pd.read_parquet(root / "results/config/scores.parquet")
     assert scores.loc[scores["fold"] != "full", "aic"].notna().all()
-    assert "reused 16 fits" in (root / "results/config/report.html").read_text()
+    assert "0 fitted in this run, 16 reused from earlier runs" in (root / "results/config/report.html").read_text()
 
 
 def test_edited_scoring_code_rescores_without_refitting(rerun):
@@ -250,7 +250,7 @@ def test_failing_fits_become_rows_and_the_run_goes_on(tmp_path, base_config):
     summary = pd.read_parquet(root / "results/config/summary.parquet").set_index("n_components")
     assert summary.loc[400, "n_failed"] == 3 and summary.loc[400, "n_ok"] == 0 and math.isnan(summary.loc[400, "ars_mean"])
     report = (root / "results/config/report.html").read_text()
-    assert "Failures (4 tasks)" in report and "Expected n_samples &gt;= n_components" in report
+    assert "Failures (4 fits)" in report and "Expected n_samples &gt;= n_components" in report
 
 
 @pytest.mark.parametrize(

@@ -5,12 +5,14 @@
 import functools
 import json
 
-from snakemake.exceptions import WorkflowError
+from snakemake.exceptions import IncompleteCheckpointException, WorkflowError
+from snakemake.io import checkpoint_target
 from snakemake.utils import validate
 from snakemake_logger_plugin_manymodels import note_fit_failure
 
 from manymodels.engine.cluster import (
     adapt_cluster_execution,
+    fit_request,
     load_checked,
     pool_settings,
     process_role,
@@ -19,16 +21,17 @@ from manymodels.engine.cluster import (
     step_cpus,
 )
 from manymodels.engine.ceiling import COMFORTABLE_JOBS, dag_warning
-from manymodels.engine.internals import cache_function_signatures, when_nothing_to_do
+from manymodels.engine.internals import cache_function_signatures, use_manymodels_executor, when_nothing_to_do
 from manymodels.engine.console import show_run_summary, stop_on_bad_input
-from manymodels.engine.locks import register_run, remove_stale_locks, run_marker
-from manymodels.engine.pool import run_task, submit
+from manymodels.engine.locks import register_run, remove_stale_locks, run_marker, write_plan_record
+from manymodels.engine.dispatch import TaskCall, register
+from manymodels.engine.pool import Limits, run_task, start_server, warm_when_idle
 from manymodels.engine.provenance import STAGE_MODULES, code_hash, own_code_hash
 from manymodels.engine.scheduling import on_start
-from manymodels.engine.uptodate import shard_fingerprints, shard_pattern, up_to_date_shards
+from manymodels.engine.uptodate import missing_kept_models, shard_fingerprints, shard_pattern, up_to_date_shards
 from manymodels.experiment.config import metric_specs, racing_settings, selection_metric, streaming_settings
 from manymodels.experiment.data import inner_fold_name, split_definition
-from manymodels.experiment.estimators import dotted_paths, estimator_modules
+from manymodels.experiment.estimators import dotted_paths, estimator_modules_of
 from manymodels.experiment.grid import grid_parameters
 from manymodels.experiment.halving import halving_settings, n_rungs, rung_fold
 from manymodels.experiment.schema import check_schema
@@ -37,23 +40,17 @@ from manymodels.results.aggregate import FILES_PER_SHARD, shard_tasks
 
 cache_function_signatures()  # Snakemake inspected every function again for every job
 
-with stop_on_bad_input():
-    check_schema(config, config_file=CONFIG_FILE)
-validate(config, "../schemas/config.schema.yaml")  # valid: this only fills in the defaults
-
-if workflow.is_main_process:
-    register_run(EXPERIMENT)
-    if removed := remove_stale_locks():
-        logger.warning(
-            f"Removed the locks of an earlier run of {', '.join(removed)} that was killed (no live run works on it)."
-        )
-
 # Tasks run in a pool of warm worker processes owned by the Snakemake process (profiles/default
 # sets --force-use-threads, so `run:` jobs are threads that hand their task over); rules name task
 # functions as strings: only the workers import scikit-learn and pandas. How many workers, and
 # what changes on a cluster, depends on which kind of Snakemake process this is (one that runs a
 # local run, submits cluster jobs, or runs them on a node): see manymodels.engine.cluster.
 ROLE = process_role(workflow, sys.argv[1:])
+# A local run's fit and score jobs go to the pool without a thread each (the manymodels executor, see
+# manymodels.engine.internals) and claim no core of Snakemake's: the pool's workers are the cores, and
+# every ready task waits in its queue.
+POOL_DISPATCH = ROLE == "local" and not workflow.output_settings.dryrun and use_manymodels_executor()
+TASK_THREADS = 0 if POOL_DISPATCH else 1
 ON_CLUSTER = ROLE != "local"
 adapt_cluster_execution(workflow, ROLE, sys.argv[1:])
 try:
@@ -66,18 +63,24 @@ POOL = pool_settings(
 if ROLE in ("submission", "step"):
     record_cpu_use(EXPERIMENT, ROLE, step_cpus(_cores))
 
-# Warm every worker while one of them checks the config against the estimators and the data (a
-# process on a cluster node reads the check the login process saved instead).
-ESTIMATOR_MODULES = sorted(
-    {m for spec in config["models"].values() for m in estimator_modules(estimator_definition(spec))}
-)
-_warm = POOL["n_workers"] - (0 if ROLE == "step" else 1)  # a step's workers do no config check
-for _ in range(0 if POOL["in_process"] else _warm):
-    submit(
-        "manymodels.engine.pool:warm_up",
-        **POOL,
-        modules=[*ESTIMATOR_MODULES, "manymodels.task.fit", "manymodels.task.score"],
-    )
+# The workers are forked from a server that imports what the tasks need once: started now, it
+# imports them while this process reads the rest of the workflow.
+if not POOL["in_process"]:
+    start_server([*estimator_modules_of(config), "manymodels.task.fit", "manymodels.task.score"])
+
+with stop_on_bad_input():
+    check_schema(config, config_file=CONFIG_FILE)
+validate(config, "../schemas/config.schema.yaml")  # valid: this only fills in the defaults
+
+if workflow.is_main_process:
+    register_run(EXPERIMENT)
+    if removed := remove_stale_locks():
+        logger.warning(
+            f"Removed the locks of an earlier run of {', '.join(removed)} that was killed (no live run works on it)."
+        )
+
+# The first worker checks the config against the estimators and the data (a process on a cluster
+# node reads the check the login process saved instead).
 CHECKED = load_checked(EXPERIMENT, config) if ROLE in ("submission", "step") else None
 if CHECKED is None:
     with stop_on_bad_input():
@@ -86,6 +89,13 @@ if CHECKED is None:
         )
 if ROLE == "login":
     save_checked(EXPERIMENT, config, CHECKED)
+
+if workflow.is_main_process:
+    for _note in CHECKED.get("notes", []):
+        logger.warning(_note)
+# A worker with nothing to do imports what the plots and the report need, so that they start at once.
+if POOL_DISPATCH:
+    warm_when_idle(["matplotlib", "manymodels.results.plots", "manymodels.results.report"], POOL["n_workers"])
 
 TASKS = CHECKED["tasks"]
 TASK = {(t["model"], t["config_id"]): t for t in TASKS}
@@ -134,30 +144,50 @@ OWN_CODE = {
 METRIC_CODE = own_code_hash(spec["function"] for spec in METRICS.values() if "function" in spec)
 SCORE_CODE = CODE["score"] if METRIC_CODE is None else f"{CODE['score']}+{METRIC_CODE}"
 
+
 # On a cluster, each (fit, score) pair of one (configuration, fold) is a component of group
 # fit_score (--group-components, in profiles/default, bundles them into submissions), and fits and
 # scores ask for memory and time that grow with each retry. Local runs have neither: Snakemake
 # would evaluate the resource functions of every job and form groups it then ignores (a fifth of
 # a large grid's DAG).
+def fit_mem_mb(wildcards, attempt):
+    return fit_request(FIT_LIMITS[wildcards.model], attempt)["mem_mb"]
+
+
+def fit_runtime(wildcards, attempt):
+    return fit_request(FIT_LIMITS[wildcards.model], attempt)["runtime"]
+
+
 CLUSTER_GROUP = "fit_score" if ON_CLUSTER else None
 CLUSTER_RESOURCES = {"fit_model": {}, "score_model": {}}
 if ON_CLUSTER:
     CLUSTER_RESOURCES = {
-        "fit_model": {
-            "mem_mb": lambda wildcards, attempt: 1000 * attempt,
-            "runtime": lambda wildcards, attempt: 10 * attempt,
-        },
+        "fit_model": {"mem_mb": fit_mem_mb, "runtime": fit_runtime},
         "score_model": {
             "mem_mb": lambda wildcards, attempt: 1000 * attempt,
             "runtime": lambda wildcards, attempt: 5 * attempt,
         },
     }
 DATA = {"features": CHECKED["features"], "label": config["data"]["label"]}
+# What one fit may use (limits: experiment-wide, models.<name>.limits: per family); None: no bound.
+FIT_LIMITS = {
+    model: Limits.of({**(config.get("limits") or {}), **(spec.get("limits") or {})})
+    for model, spec in config["models"].items()
+}
 
 
 onstart:
     forget(EXPERIMENT)  # results are about to change: no shortcut until this run has succeeded
     on_start(workflow, EXPERIMENT)
+    write_plan_record(
+        EXPERIMENT,
+        tasks=TASKS,
+        folds=TASK_FOLDS,
+        planned_fits=len(TASKS) * (len(TASK_FOLDS) + len(OUTER_FOLDS) * len(FOLDS)),
+        metrics=METRICS,
+        selection_metric=selection_metric(config),
+        staged=bool(RACE_FOLDS or HALVING),
+    )
 
 
 def record_success():
@@ -296,7 +326,7 @@ def halving_keys(rung):
     the decision after the previous rung kept (known once its checkpoint has run)."""
     if rung == 0:
         return set(TASK)
-    return survivors(checkpoints.halving_decision.get(rung=str(rung - 1)).output[0])
+    return survivors(checkpoints.halving_decision, rung=str(rung - 1))
 
 
 def halving_inputs(wildcards):
@@ -329,12 +359,16 @@ def racing_keys(fold):
     racing those the decision before that fold kept (known once its checkpoint has run)."""
     if fold not in RACE_FOLDS:
         return set(TASK)
-    return survivors(checkpoints.race_decision.get(race_fold=fold).output[0])
+    return survivors(checkpoints.race_decision, race_fold=fold)
 
 
-def survivors(decision):
+def survivors(checkpoint, **wildcards):
     """(model, config_id) of the configurations a stage's decision kept: read once per version of
-    the file, not once per shard and per stage that asks (every shard's input function does)."""
+    the file, not once per shard and per stage that asks (every shard's input function does). A
+    decision being made again in this run (its file removed for its job) is not known yet."""
+    decision = checkpoint.get(**wildcards).output[0]
+    if not os.path.exists(decision):
+        raise IncompleteCheckpointException(checkpoint.rule, checkpoint_target(decision))
     return _survivors(str(decision), os.stat(decision).st_mtime_ns)
 
 
@@ -441,8 +475,16 @@ def winner_full_model(wildcards):
     return {"model": path, "meta": path.removesuffix(".joblib") + ".json"}
 
 
+# keep_models: all: a model that was scored and then deleted is a target, so the same command fits it
+# again (Snakemake would otherwise leave a missing intermediate file alone while its score is there).
+DELETED_MODELS = (
+    missing_kept_models(EXPERIMENT, set(TASK)) if workflow.is_main_process and config["keep_models"] == "all" else []
+)
+
+
 def kept_models(wildcards):
-    """The refits after selection, known once the selection checkpoint has run."""
+    """The refits after selection, known once the selection checkpoint has run, and the kept models
+    that were deleted."""
     if not REFITS_AFTER_SELECTION:
-        return []
-    return kept_model_files(chosen_choices())
+        return DELETED_MODELS
+    return kept_model_files(chosen_choices()) + DELETED_MODELS

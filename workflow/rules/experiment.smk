@@ -8,7 +8,9 @@ import sys
 sys.path.insert(0, str(Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parent))
 
 from manymodels.engine.console import stop_on_bad_input
+from manymodels.experiment.data import resolve_data_path
 from manymodels.experiment.layout import config_file_of, experiment_name, logs_dir, results_dir
+from manymodels.experiment.schema import normalise_keys
 
 CONFIG_FILE = os.path.normpath(config_file_of(workflow.overwrite_configfiles))
 # Modules of your own beside the config file (an estimator, a factory, a transformer, a metric)
@@ -18,6 +20,10 @@ CONFIG_FILE = os.path.normpath(config_file_of(workflow.overwrite_configfiles))
 if (_config_dir := os.path.dirname(os.path.abspath(CONFIG_FILE))) not in sys.path:
     sys.path.append(_config_dir)
 with stop_on_bad_input():
+    # Before anything reads the config: keys as text (YAML reads `on:` as true), and a data file's
+    # path looked up beside the config file first.
+    normalise_keys(config, config_file=CONFIG_FILE)
+    resolve_data_path(config, config_file=CONFIG_FILE)
     EXPERIMENT = experiment_name(config, CONFIG_FILE)
 
 

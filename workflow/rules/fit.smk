@@ -12,14 +12,14 @@ rule fit_model:
         "<logs>/fit/{model}/{config_id}/fold-{fold}.log",
     group:
         CLUSTER_GROUP
-    threads: 1
+    threads: TASK_THREADS
     resources:
         **CLUSTER_RESOURCES["fit_model"],
     params:
         fit=fit_params,
         data=DATA,
     run:
-        fit_job(fit_function(wildcards.fold), wildcards.fold, wildcards, input, output, params, log)
+        fit_call(wildcards.fold, wildcards, input, output, params, log).run()
 
 
 rule refit_chosen:
@@ -37,4 +37,4 @@ rule refit_chosen:
         fit=fit_params,
         data=DATA,
     run:
-        fit_job("manymodels.task.fit:fit_task", wildcards.refit, wildcards, input, output, params, log)
+        fit_call(wildcards.refit, wildcards, input, output, params, log, "manymodels.task.fit:fit_task").run()

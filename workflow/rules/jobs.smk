@@ -1,40 +1,71 @@
-# What the jobs with many arguments hand to the pool of warm workers (rule bodies stay one line).
+# What the jobs with many arguments hand to the pool of warm workers (rule bodies stay one line). A
+# fit or score job's task is a TaskCall, built from the job alone, so that the manymodels executor
+# plugin can hand it to the pool itself, without a thread per job (manymodels.engine.dispatch).
 
 
-def fit_job(function, fold, wildcards, input, output, params, log):
-    """Fit one (configuration, fold); a fit that raised is a row with its error, which the console counts."""
-    outcome = run_task(
-        function,
-        **POOL,
-        model=wildcards.model,
-        config_id=wildcards.config_id,
-        fold=fold,
-        **params.fit["task"],
-        **params.data,
-        **params.fit["streaming"],
-        data=input.data,
-        folds=input.get("folds"),
-        out_model=output.model,
-        out_meta=output.meta,
-        log=log[0],
+def fit_call(fold, wildcards, input, output, params, log, function=None):
+    """A fit of one (configuration, fold); a fit that raised, crashed its worker or ran past a limit is
+    a row with its error, which the console counts."""
+    return TaskCall(
+        function or fit_function(fold),
+        dict(
+            model=wildcards.model,
+            config_id=wildcards.config_id,
+            fold=fold,
+            **params.fit["task"],
+            **params.data,
+            **params.fit["streaming"],
+            data=plain(input.data),
+            folds=plain(input.get("folds")),
+            out_model=plain(output.model),
+            out_meta=plain(output.meta),
+        ),
+        POOL,
+        log=plain(log[0]),
+        limits=FIT_LIMITS[wildcards.model],
+        failed_fit=dict(
+            model=wildcards.model,
+            config_id=wildcards.config_id,
+            fold=fold,
+            out_model=plain(output.model),
+            out_meta=plain(output.meta),
+        ),
+        on_outcome=count_fit_failure,
     )
+
+
+def count_fit_failure(outcome):
     if outcome["status"] != "ok":
         note_fit_failure()
 
 
-def score_job(input, output, params, log):
-    run_task(
+def score_call(wildcards, input, output, params, log):
+    return TaskCall(
         "manymodels.task.score:score_task",
-        **POOL,
-        metrics=params.metrics,
-        **params.data,
-        data=input.data,
-        folds=input.get("folds"),
-        fit_model=input.model,
-        fit_meta=input.meta,
-        out_scores=output[0],
-        log=log[0],
+        dict(
+            metrics=params.metrics,
+            **params.data,
+            data=plain(input.data),
+            folds=plain(input.get("folds")),
+            fit_model=plain(input.model),
+            fit_meta=plain(input.meta),
+            out_scores=plain(output[0]),
+        ),
+        POOL,
+        log=plain(log[0]),
+        urgent=True,  # its fit is done: score it before fits that wait, so its model can go (keep_models)
     )
+
+
+def plain(path):
+    """A path as a plain string (a job's files are Snakemake objects that carry flags)."""
+    return None if path is None else str(path)
+
+
+register(
+    "fit_model", lambda job: fit_call(job.wildcards.fold, job.wildcards, job.input, job.output, job.params, job.log)
+)
+register("score_model", lambda job: score_call(job.wildcards, job.input, job.output, job.params, job.log))
 
 
 def select_job(input, output, params, log):
@@ -99,6 +130,9 @@ def summary_job(input, output, params, log):
         report_file=input.report_file,
         refit_scores=list(input.refit_scores),
         nested=list(input.nested),
+        race=list(input.race),
+        metrics=params.metrics,
+        keep_models=params.keep_models,
         experiment=params.experiment,
         config_file=params.config_file,
         run_marker=str(run_marker(EXPERIMENT)),

@@ -151,6 +151,7 @@ rule summarise_run:
         report_file="<results>/report.html",
         refit_scores=refit_scores,
         nested=nested_files,
+        race=stage_decisions,
     output:
         "<results>/run.json",
     log:
@@ -158,6 +159,8 @@ rule summarise_run:
     params:
         experiment=EXPERIMENT,
         config_file=CONFIG_FILE,
+        metrics=METRICS,
+        keep_models=config["keep_models"],
         code=CODE["report"],
     run:
         summary_job(input, output, params, log)

@@ -13,7 +13,7 @@ rule score_model:
         "<logs>/score/{model}/{config_id}/fold-{fold}.log",
     group:
         CLUSTER_GROUP
-    threads: 1
+    threads: TASK_THREADS
     resources:
         **CLUSTER_RESOURCES["score_model"],
     params:
@@ -21,7 +21,7 @@ rule score_model:
         data=DATA,
         code=SCORE_CODE,
     run:
-        score_job(input, output, params, log)
+        score_call(wildcards, input, output, params, log).run()
 
 
 rule score_refit:
@@ -39,4 +39,4 @@ rule score_refit:
         data=DATA,
         code=SCORE_CODE,
     run:
-        score_job(input, output, params, log)
+        score_call(wildcards, input, output, params, log).run()

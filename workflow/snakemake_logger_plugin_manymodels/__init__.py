@@ -148,6 +148,7 @@ class RunState:
     totals: dict = field(default_factory=dict)
     done: dict = field(default_factory=dict)
     failed: dict = field(default_factory=dict)
+    stopped: int = 0  # jobs a stop request (or another fault) ended: not failures of their own
     rule_of: dict = field(default_factory=dict)
     scheduled: dict = field(default_factory=dict)
     total: int = 0
@@ -169,6 +170,8 @@ class RunState:
         fits = fit_failures()
         if fits:
             parts.append(f"{fits} failed fit{'s' if fits != 1 else ''} (recorded as rows)")
+        if self.stopped:
+            parts.append(f"{self.stopped} stopped")
         return ", ".join(parts) or "no failures"
 
     def summary_line(self) -> str:
@@ -318,8 +321,7 @@ class LogHandler(LogHandlerBase):
         if self.fault and event is None and FAULT_CLEANUP.match(record.getMessage()):
             return True  # Snakemake removing what the jobs the fault stopped had begun to write
         if event == LogEvent.JOB_ERROR and self.fault:
-            rule = getattr(record, "rule_name", "?")
-            self.state.failed[rule] = self.state.failed.get(rule, 0) + 1
+            self.state.stopped += 1  # ended by the fault, not failed on its own
             return True
         if event is None and record.levelno < logging.WARNING and not STOP_REQUESTED.search(record.getMessage()):
             return False
@@ -332,7 +334,7 @@ class LogHandler(LogHandlerBase):
             return found is not None or event is not None or record.levelno >= logging.WARNING
         if found:
             self.fault, line = found
-            self._print(line, error=True)
+            self._print(line, error=True, redraw=False)  # the progress block stays below no more
             return True
         return False
 
@@ -378,6 +380,8 @@ class LogHandler(LogHandlerBase):
 
     # Drawing.
     def _progress(self) -> None:
+        if self.fault:  # after a stop request or a full disk its one line is the last word
+            return
         now = time.monotonic()
         if self.live:
             if self.state.finished >= self.state.total:
@@ -408,13 +412,13 @@ class LogHandler(LogHandlerBase):
             self._write("\x1b[F\x1b[2K" * self.drawn_lines)
             self.drawn_lines = 0
 
-    def _print(self, text: str, error: bool = False) -> None:
+    def _print(self, text: str, error: bool = False, redraw: bool = True) -> None:
         if not text:
             return
         was_drawn = self.drawn_lines
         self._clear()
         self._write(text.rstrip("\n") + "\n")
-        if was_drawn:
+        if was_drawn and redraw and not self.fault:
             self._redraw()
 
     def _write(self, text: str) -> None:

@@ -37,10 +37,15 @@ from .uptodate import json_hash
 NODE_EXECUTORS = ("slurm-jobstep",)
 
 
+# Executors that run jobs on this machine: Snakemake's own, and the manymodels plugin
+# (workflow/snakemake_executor_plugin_manymodels), which hands fit and score jobs to the pool itself.
+LOCAL_EXECUTORS = (None, "local", "manymodels")
+
+
 def process_role(workflow, argv: list[str]) -> str:
     """Which of the four kinds of process this is (see the module docstring)."""
     if workflow.is_main_process:
-        return "local" if executor_name(argv) in (None, "local") else "login"
+        return "local" if executor_name(argv) in LOCAL_EXECUTORS else "login"
     return "submission" if executor_name(argv) in NODE_EXECUTORS else "step"
 
 
@@ -82,6 +87,20 @@ def adapt_cluster_execution(workflow, role: str, argv: list[str]) -> None:
     elif role in ("submission", "step"):
         run_jobs_in_threads()
         no_job_rate_limit_in_this_process()
+
+
+# --- What a fit job asks a cluster for -----------------------------------------------------------
+
+def fit_request(limits, attempt: int) -> dict:
+    """A fit job's memory (MB) and time (minutes) on a cluster: a worker process's own 1000 MB, more
+    with each retry, plus the fit's memory limit; 10 minutes, more with each retry, or the fit's time
+    limit and 5 minutes more (``limits``: the family's :class:`manymodels.engine.pool.Limits`, or None)."""
+    import math
+
+    memory = getattr(limits, "memory_mb", None) or 0
+    seconds = getattr(limits, "seconds", None) or 0
+    return {"mem_mb": 1000 * attempt + math.ceil(memory),
+            "runtime": max(10 * attempt, math.ceil(seconds / 60) + 5)}
 
 
 # --- The config check, done once per cluster run ---------------------------------------------

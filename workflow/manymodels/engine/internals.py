@@ -308,3 +308,52 @@ def reentrant_scheduler_lock(scheduler) -> bool:
         return isinstance(lock, type(threading.RLock()))
     scheduler._lock = threading.RLock()
     return True
+
+
+# --- 7. Many finished jobs, one scheduling pass ---------------------------------------------------
+# An executor reports each finished job with scheduler.finish_callback(job) (JobScheduler._proceed),
+# which releases the scheduling loop's semaphore once per job: the loop then makes one pass per job
+# (finishing, selecting, and a fresh asyncio run for each), although its first pass already took
+# every finished job. The manymodels executor plugin reports the tasks that finished together in
+# one call here: the jobs join the scheduler's list of jobs to finish and the loop is woken once.
+# Not reported upstream (the executor interface asks for one callback per job, by design).
+
+def report_finished(scheduler, jobs: list) -> bool:
+    """Hand ``jobs`` (finished) to the scheduler in one go; return False (having changed nothing)
+    where the scheduler's internals are not the ones this was written for: then report each job
+    with ``scheduler.finish_callback``."""
+    lock, tofinish, semaphore = (getattr(scheduler, name, None) for name in ("_lock", "_tofinish", "_open_jobs"))
+    if lock is None or not isinstance(tofinish, list) or not hasattr(semaphore, "release") or \
+            getattr(scheduler, "finish_callback", None) != getattr(scheduler, "_proceed", None) or scheduler.dryrun:
+        return False
+    with lock:
+        tofinish.extend(jobs)
+        semaphore.release()
+    return True
+
+
+# --- 8. Local runs through the manymodels executor -------------------------------------------------
+# The manymodels executor plugin (workflow/snakemake_executor_plugin_manymodels) hands fit and score
+# jobs to the pool without a thread each; `--executor manymodels` selects it. A profile cannot make it
+# the default: profiles/default is a workflow profile, which Snakemake applies after (so over) the
+# user's own profile, and an `executor:` there would override a cluster profile's. So in a local run
+# the workflow puts the plugin's executor class in place of Snakemake's local one, before Snakemake
+# creates its executor (after reading the Snakefile). A cluster run (another executor) is untouched.
+
+def use_manymodels_executor() -> bool:
+    """Make Snakemake's local executor plugin run jobs with the manymodels executor, in this process;
+    return whether local jobs will run through it (True, too, when it was named with --executor)."""
+    try:
+        from snakemake.executors.local import Executor as LocalExecutor
+        from snakemake_interface_executor_plugins.registry import ExecutorPluginRegistry
+
+        from snakemake_executor_plugin_manymodels import Executor
+    except ImportError:
+        return False
+    local = ExecutorPluginRegistry().get_plugin("local")
+    if getattr(local, "executor", None) is Executor:
+        return True
+    if getattr(local, "executor", None) is not LocalExecutor:
+        return False
+    local.executor = Executor
+    return True

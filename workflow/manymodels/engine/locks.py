@@ -26,7 +26,7 @@ import socket
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..experiment.layout import LOGS_ROOT, RESULTS_ROOT, STATE_ROOT, state_dir
+from ..experiment.layout import LOGS_ROOT, RESULTS_ROOT, STATE_ROOT, plan_record, run_started_record
 from ..task.io import read_json, write_json
 
 LOCKS = Path(".snakemake") / "locks"
@@ -37,7 +37,19 @@ START_TIME_TOLERANCE = 0.01
 
 def run_marker(experiment: str) -> Path:
     """The record of when the experiment's last run started."""
-    return state_dir(experiment) / "run.json"
+    return run_started_record(experiment)
+
+
+def write_plan_record(experiment: str, *, tasks: list[dict], folds: list[str], planned_fits: int, metrics: dict,
+                      selection_metric: str, staged: bool) -> None:
+    """Record what this run sets out to do (see :func:`manymodels.experiment.layout.plan_record`):
+    every configuration's parameters, the folds, the metrics and how many fits are planned (nested
+    CV's inner folds included; under a staged search, at most that many)."""
+    write_json({"configs": [{k: t[k] for k in ("model", "config_id", "params")} for t in tasks], "folds": folds,
+                "planned_fits": planned_fits, "staged": staged, "selection_metric": selection_metric,
+                "metrics": {name: {"greater_is_better": spec["greater_is_better"], "on": spec["on"]}
+                            for name, spec in metrics.items()}},
+               plan_record(experiment))
 
 
 def write_run_marker(experiment: str, directory: str | os.PathLike = ".") -> dict:

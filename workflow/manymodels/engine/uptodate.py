@@ -133,11 +133,24 @@ def fingerprint(config: dict, environment: str) -> str:
 
 
 def json_hash(*parts) -> str:
-    """SHA-256 of JSON documents (key order aside)."""
+    """SHA-256 of JSON documents (key order aside; keys of mixed types, such as an estimator
+    argument {0: 1, 'a': 2}, compared as text)."""
     digest = hashlib.sha256()
     for part in parts:
-        digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+        try:
+            text = json.dumps(part, sort_keys=True, default=str)
+        except TypeError:  # keys that do not sort together
+            text = json.dumps(_text_keys(part), sort_keys=True, default=str)
+        digest.update(text.encode())
     return digest.hexdigest()
+
+
+def _text_keys(value):
+    if isinstance(value, dict):
+        return {f"{type(k).__name__}:{k}": _text_keys(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_text_keys(v) for v in value]
+    return value
 
 
 # Config keys that change no fit or score (the choice, the plots, the name): a shard whose tasks
@@ -192,6 +205,22 @@ def up_to_date_shards(experiment: str, fingerprints: dict[str, str], shards: dic
     return {name for name, fp in fingerprints.items()
             if recorded["shards"].get(name) == fp and now[name] == before[name]
             and any(Path(path).parts[-2] == "shards" for path in now[name])}
+
+
+def missing_kept_models(experiment: str, configurations: set[tuple[str, str]]) -> list[str]:
+    """The models of the experiment's configurations that were scored but are no longer on disk
+    (deleted by hand): ``fits/<model>/<config_id>/fold-<f>.joblib`` for every score file under
+    ``scores/`` whose model is missing, for the (model, config_id) pairs given."""
+    root = results_dir(experiment)
+    missing = []
+    for path in listing(root / "scores"):
+        relative = Path(path).relative_to(root / "scores")
+        if len(relative.parts) != 3 or (relative.parts[0], relative.parts[1]) not in configurations:
+            continue
+        model = root / "fits" / relative.with_suffix(".joblib")
+        if not model.exists():
+            missing.append(str(model))
+    return sorted(missing)
 
 
 def shard_pattern(names: set[str]) -> str:

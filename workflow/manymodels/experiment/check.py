@@ -8,7 +8,7 @@ the Snakemake process a seconds-long import of its own.
 from __future__ import annotations
 
 from .. import ConfigError, DataError
-from .config import check_config, selected_columns
+from .config import check_config, search_notes, selected_columns
 from .datacheck import check_models_fit_data
 from .data import data_columns, fold_names, outer_fold_names, source_columns, source_file
 from .suggest import with_hint
@@ -22,7 +22,8 @@ def check_experiment(*, config: dict, config_file: str) -> dict:
     Returns ``tasks`` (one record per configuration), ``folds`` (CV fold names), ``outer_folds``
     (those of nested CV, if any), ``source_file``
     (the data file, or None for data made in memory), ``features`` and ``versions`` (the
-    distribution and version behind each model's estimator). Raises ConfigError or DataError
+    distribution and version behind each model's estimator) and ``notes`` (what the run should say
+    before it starts, e.g. a random search asking for more than its space has). Raises ConfigError or DataError
     naming the key, column and file.
     """
     try:
@@ -48,6 +49,7 @@ def check_experiment(*, config: dict, config_file: str) -> dict:
         "source_file": None if path is None else str(path),
         "features": features,
         "versions": {name: package_version(estimator_definition(spec)) for name, spec in config["models"].items()},
+        "notes": search_notes(config, config_file=config_file),
     }
 
 

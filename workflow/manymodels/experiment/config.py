@@ -15,7 +15,7 @@ from typing import Any
 from .. import ConfigError
 from .data import fold_names
 from .estimators import class_name, dotted_paths, factory_parameters, make_estimator
-from .grid import expand_grid, sample_points
+from .grid import expand_grid, sample_points, sampling_note
 from .halving import halving_settings, n_rungs
 from .metrics import BUILTIN_METRICS
 from .suggest import with_hint
@@ -113,6 +113,16 @@ def family_points(spec: dict, *, key: str) -> list[dict]:
     if "grid" in spec:
         return expand_grid(spec["grid"], key=f"{key}.grid")
     return sample_points(spec["random"], key=f"{key}.random")
+
+
+def search_notes(config: dict, *, config_file: str) -> list[str]:
+    """What the run should say about its search spaces before it starts (a random search asking for
+    more configurations than its space has)."""
+    notes = []
+    for name, spec in config["models"].items():
+        if "random" in spec and (note := sampling_note(spec["random"], key=f"models.{name}.random")):
+            notes.append(f"{config_file}: {note}")
+    return notes
 
 
 def check_config(config: dict, *, config_file: str) -> list[dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from pathlib import Path
 
 
@@ -21,6 +22,30 @@ SOURCES_HELP = (
 UNUSED, TRAIN, TEST = 0, 1, 2
 
 
+FILE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def resolve_data_path(config, *, config_file: str) -> None:
+    """Point ``data.source``, a data file's path, at the file, in place: a relative path is looked up
+    beside the config file first (as modules of your own are), then in the working directory. A file
+    in neither place is a DataError naming every place looked. Anything else is left for the checks
+    that follow."""
+    data = config.get("data") if isinstance(config, dict) else None
+    source = data.get("source") if isinstance(data, dict) else None
+    if not isinstance(source, str) or Path(source).suffix.lower() not in FILE_SUFFIXES:
+        return
+    path = Path(source)
+    places = [path] if path.is_absolute() else list(dict.fromkeys(
+        [Path(os.path.normpath(Path(config_file).parent / path)), path]))
+    found = next((p for p in places if p.is_file()), None)
+    if found is None:
+        looked = " and ".join(f"'{p}'" for p in places)
+        raise DataError(f"{config_file}: data.source: data file '{source}' not found (looked for {looked}"
+                        + (", beside the config file first, then in the working directory" if len(places) > 1 else "")
+                        + ")")
+    data["source"] = str(found)
+
+
 def source_file(source) -> Path | None:
     """The file behind a data source (a Snakemake input, so editing it reruns what depends on it).
 
@@ -34,7 +59,7 @@ def source_file(source) -> Path | None:
 
         return Path(str(importlib.resources.files("palmerpenguins").joinpath("data/penguins.csv")))
     path = Path(source)
-    if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
+    if path.suffix.lower() not in FILE_SUFFIXES:
         raise ConfigError(f"data.source: '{source}' is not a known source; use {SOURCES_HELP}")
     if not path.is_file():
         raise DataError(f"data.source: data file '{source}' does not exist")

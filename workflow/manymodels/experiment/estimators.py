@@ -141,6 +141,21 @@ def estimator_modules(definition) -> list[str]:
     return sorted(modules)
 
 
+def estimator_modules_of(config) -> list[str]:
+    """The modules every family of a config imports, read leniently (the config is not checked yet:
+    a family that is not well formed is skipped; its check says what is wrong with it)."""
+    from .tasks import estimator_definition
+
+    modules: set[str] = set()
+    models = config.get("models") if isinstance(config, dict) else None
+    for spec in (models or {}).values():
+        try:
+            modules.update(estimator_modules(estimator_definition(spec)))
+        except (KeyError, TypeError, AttributeError, ValueError):
+            continue
+    return sorted(modules)
+
+
 def package_version(definition) -> str:
     """Version(s) of the distribution(s) behind an estimator definition (a dotted path or steps)."""
     if not isinstance(definition, str):

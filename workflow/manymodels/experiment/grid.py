@@ -72,24 +72,84 @@ def grid_parameters(spec: dict) -> list[str]:
     return list(dict.fromkeys(name for sub in (grid if isinstance(grid, list) else [grid]) for name in sub))
 
 
-def sample_points(random: dict, *, key: str) -> list[dict]:
-    """``n_iter`` parameter points drawn from the configured distributions, seeded.
+# Draws of a configuration that repeats an earlier one before the space is taken as exhausted.
+MAX_REDRAWS = 100
 
-    Draw i depends only on (random_state, i), so raising n_iter from 20 to 40 keeps the first 20
-    points and adds 20 new ones. Distributions: {uniform: [low, high]}, {loguniform: [low, high]},
-    {randint: [low, high]} (both ends included) and {choice: [values]}.
+
+def sample_points(random: dict, *, key: str) -> list[dict]:
+    """``n_iter`` distinct parameter points drawn from the configured distributions, seeded, with
+    scikit-learn's semantics (``RandomizedSearchCV``, ``ParameterSampler``, scipy.stats).
+
+    Distributions: {uniform: [low, high]}, {loguniform: [low, high]}, {randint: [low, high]} (the
+    integers low <= k < high, as ``scipy.stats.randint``: the upper bound is excluded) and
+    {choice: [values]}. A draw that repeats an earlier point is drawn again, so the points are
+    distinct; when every distribution is discrete and the space has fewer points than ``n_iter``,
+    every point of the space is used once (in grid order), as ``ParameterSampler`` does, and
+    :func:`sampling_note` says so. Draw i depends only on (random_state, i) and the draws before it,
+    so raising n_iter from 20 to 40 keeps the first 20 points and adds 20 new ones.
     """
     import numpy as np
 
     names = sorted(random["distributions"])
     for name in names:
         _check_distribution(random["distributions"][name], key=f"{key}.distributions.{name}")
-    points = []
+    size = space_size(random["distributions"])
+    if size is not None and size <= random["n_iter"]:
+        return _whole_space(random["distributions"])
+    points, seen = [], set()
     for i in range(random["n_iter"]):
-        rng = np.random.default_rng([random.get("random_state", 0), i])
-        drawn = {name: _draw(random["distributions"][name], rng) for name in names}  # sorted: reproducible draws
-        points.append({name: drawn[name] for name in random["distributions"]})
+        for attempt in range(MAX_REDRAWS):
+            rng = np.random.default_rng([random.get("random_state", 0), i, *([attempt] if attempt else [])])
+            drawn = {name: _draw(random["distributions"][name], rng) for name in names}  # sorted: reproducible
+            point = {name: drawn[name] for name in random["distributions"]}
+            identity = _identity(point)
+            if identity not in seen:
+                break
+        else:  # a finite space nearly exhausted: the first point not drawn yet, in grid order
+            point = next(p for p in _whole_space(random["distributions"]) if _identity(p) not in seen)
+            identity = _identity(point)
+        seen.add(identity)
+        points.append(point)
     return points
+
+
+def space_size(distributions: dict) -> int | None:
+    """How many distinct points a random-search space has; None when some distribution is continuous."""
+    size = 1
+    for spec in distributions.values():
+        (kind, args), = spec.items()
+        if kind == "choice":
+            size *= len({_identity(v) for v in args})
+        elif kind == "randint":
+            size *= max(0, args[1] - args[0])
+        else:
+            return None
+    return size
+
+
+def sampling_note(random: dict, *, key: str) -> str | None:
+    """What a user should know about a random search's draws: a space smaller than n_iter."""
+    size = space_size(random["distributions"])
+    if size is not None and size < random["n_iter"]:
+        return (f"{key}: n_iter is {random['n_iter']} but the space has only {size} distinct configurations; "
+                f"each of them is used once ({size} configurations)")
+    return None
+
+
+def _whole_space(distributions: dict) -> list[dict]:
+    """Every point of a discrete space, in grid order (parameters in the config's order)."""
+    values = {}
+    for name, spec in distributions.items():
+        (kind, args), = spec.items()
+        values[name] = list(range(args[0], args[1])) if kind == "randint" else list(
+            {_identity(v): v for v in args}.values())
+    return [dict(zip(values, combo)) for combo in itertools.product(*values.values())]
+
+
+def _identity(value) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)
 
 
 def _check_distribution(spec: dict, *, key: str) -> None:
@@ -97,7 +157,8 @@ def _check_distribution(spec: dict, *, key: str) -> None:
     if kind in ("uniform", "loguniform", "randint"):
         low, high = args
         if not low < high or (kind == "loguniform" and low <= 0):
-            raise ConfigError(f"{key}: {kind} needs low < high{' and low > 0' if kind == 'loguniform' else ''}, got {args}")
+            raise ConfigError(f"{key}: {kind} needs low < high{' and low > 0' if kind == 'loguniform' else ''}, got {args}"
+                              + (" (randint's high is excluded, as in scipy.stats.randint)" if kind == "randint" else ""))
 
 
 def _draw(spec: dict, rng):
@@ -106,7 +167,7 @@ def _draw(spec: dict, rng):
         return args[int(rng.integers(len(args)))]
     low, high = args
     if kind == "randint":
-        return int(rng.integers(low, high + 1))
+        return int(rng.integers(low, high))  # high excluded, as scipy.stats.randint(low, high)
     if kind == "loguniform":
         return float(f"{math.exp(rng.uniform(math.log(low), math.log(high))):.12g}")
     return float(f"{rng.uniform(low, high):.12g}")

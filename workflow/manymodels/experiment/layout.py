@@ -21,8 +21,9 @@ LOGS_ROOT = Path("logs")
 # Records of the engine (the nothing-to-do shortcut, the last run's start), one folder per experiment.
 STATE_ROOT = Path(".snakemake") / "manymodels"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-# A results folder is an experiment's once a run has written one of these.
-MARKERS = ("scores.parquet", "run.json")
+# A results folder is an experiment's once a run has written one of these (the folders: a run that
+# was stopped, or is still running, before it wrote the tables).
+MARKERS = ("scores.parquet", "run.json", "scores", "fits")
 
 
 def config_file_of(command_line_configfiles) -> str:
@@ -71,4 +72,15 @@ def experiments(root: str | Path = RESULTS_ROOT) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and any((p / m).is_file() for m in MARKERS))
+    return sorted(p for p in root.iterdir() if p.is_dir() and any((p / m).exists() for m in MARKERS))
+
+
+def plan_record(name: str) -> Path:
+    """What the last run of an experiment set out to do (written when it starts): its configurations
+    and planned fits, so an unfinished run's progress and leaderboard can be shown."""
+    return state_dir(name) / "plan.json"
+
+
+def run_started_record(name: str) -> Path:
+    """When the experiment's last run started."""
+    return state_dir(name) / "run.json"

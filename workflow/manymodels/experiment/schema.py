@@ -32,6 +32,56 @@ def load_schema() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
+# Mappings whose entries are estimator arguments: their names must be text, their values are the
+# user's own (class_weight: {0: 1, 1: 5} is a valid value, with number keys).
+_ARGUMENTS = ("kwargs", "fit_kwargs")
+# YAML 1.1 (PyYAML, which Snakemake reads config files with) reads these unquoted words as booleans.
+_YAML_BOOLEANS = "on, off, yes, no, true or false"
+
+
+def normalise_keys(config, *, config_file: str) -> None:
+    """Make the config's keys text before anything reads it, in place.
+
+    YAML 1.1 reads an unquoted ``on`` as true, so a metric's ``on: train``, written as the README
+    writes it, arrives as ``{True: 'train'}``: it becomes ``on`` again. Any other key that is not
+    text (a number, or another of YAML's booleans) is a one-line ConfigError naming it and the file.
+    Values are left alone: an estimator argument may be a mapping with number keys.
+    """
+    if not isinstance(config, dict):
+        return
+
+    def check(mapping: dict, path: tuple, *, values: bool = True) -> None:
+        for key in list(mapping):
+            if key is True and len(path) == 2 and path[0] == "metrics" and "on" not in mapping:
+                mapping["on"] = mapping.pop(True)  # YAML's reading of `on: train`
+                continue
+            if not isinstance(key, str):
+                where = ".".join(map(str, path)) or "top level"
+                hint = (f"YAML reads an unquoted {_YAML_BOOLEANS} as {str(key).lower()}" if isinstance(key, bool)
+                        else "a key must be a name")
+                raise ConfigError(f"{config_file}: {where}: key {key!r} is not text ({hint}); quote the key in the file")
+        if not values:
+            return
+        for key, value in mapping.items():
+            here = (*path, key)
+            if key in _ARGUMENTS and isinstance(value, dict):
+                check(value, here, values=False)  # argument names only
+            elif key == "grid":
+                for i, grid in enumerate(value if isinstance(value, list) else [value]):
+                    if isinstance(grid, dict):
+                        check(grid, here + ((i,) if isinstance(value, list) else ()), values=False)
+            elif key == "choice":
+                continue  # a list of values
+            elif isinstance(value, dict):
+                check(value, here)
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, dict):
+                        check(item, (*here, i))
+
+    check(config, ())
+
+
 def check_schema(config, *, config_file: str) -> None:
     """Raise ConfigError with one line naming the key, the problem and the file, if ``config`` is invalid."""
     message = describe_schema_error(config, config_file=config_file)

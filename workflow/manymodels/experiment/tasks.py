@@ -104,6 +104,7 @@ SCORE_COLUMNS = [
     ("score_error", "string"),
     ("model_bytes", "int64"),
     ("model_sha256", "string"),
+    ("degenerate", "string"),
 ]
 
 

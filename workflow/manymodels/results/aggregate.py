@@ -198,14 +198,25 @@ def tidy_scores(scores: pd.DataFrame, configs: list[dict], metric_names: list[st
 
 
 def summarise(scores: pd.DataFrame, configs: list[dict], metric_names: list[str]) -> pd.DataFrame:
-    """One row per configuration: mean, std and standard error over CV folds, counts, full-fit values."""
+    """One row per configuration: over its CV folds the mean, std, the naive standard error
+    (``<metric>_sem``: std / sqrt(k)) and the corrected one (``<metric>_se_corrected``, Nadeau and
+    Bengio's, which accounts for the folds' shared training rows: see
+    :func:`manymodels.results.compare.corrected_standard_error`); counts; full-fit values."""
     cv = scores[scores["fold"] != "full"]
     grouped = cv.groupby(["model", "config_id"], sort=False)
     parts = [grouped["status"].agg(n_ok=lambda s: int((s == "ok").sum()), n_failed=lambda s: int((s != "ok").sum()))]
+    # n_test / n_train of each configuration's folds (its fits' own rows: a halving rung's share included).
+    if {"n_train", "n_test"} <= set(cv):
+        sized = cv[cv["n_train"].fillna(0) > 0]
+        ratio = (sized["n_test"] / sized["n_train"]).groupby([sized["model"], sized["config_id"]], sort=False).mean()
+    else:  # rows without their sizes: no correction can be computed
+        ratio = pd.Series(dtype=float)
     for metric in metric_names:
         stats = grouped[metric].agg(["mean", "std", "count"])
         stats["sem"] = stats["std"] / np.sqrt(stats["count"])
-        parts.append(stats[["mean", "std", "sem"]].add_prefix(f"{metric}_"))
+        factor = 1 / stats["count"] + ratio.reindex(stats.index).to_numpy(dtype=float)
+        stats["se_corrected"] = np.where(stats["count"] >= 2, stats["std"] * np.sqrt(factor), np.nan)
+        parts.append(stats[["mean", "std", "sem", "se_corrected"]].add_prefix(f"{metric}_"))
     summary = pd.concat(parts, axis=1).reset_index()
     full = scores[scores["fold"] == "full"].set_index(["model", "config_id"])
     full = full[["status", *metric_names]].rename(columns=lambda c: f"{c}_full")
@@ -283,6 +294,27 @@ def uncomputed_metrics(scores: pd.DataFrame, metrics: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "metric", "reason"])
 
 
+def fit_tally(scores: pd.DataFrame) -> dict[str, dict]:
+    """Per family, the fits behind some score rows: how many, how many failed, and when each was
+    fitted (``fitted_at``, so a run can tell its own fits from reused ones). Stage decisions and
+    nested CV record this for the fits that no table holds, so every fit is counted once."""
+    return {model: {"fits": int(len(rows)), "failed": int((rows["status"] != "ok").sum()),
+                    "fitted_at": sorted(str(t) for t in rows["fitted_at"].dropna())}
+            for model, rows in scores.groupby("model", sort=False)}
+
+
+def merge_tallies(tallies: list[dict]) -> dict[str, dict]:
+    """Fit tallies (:func:`manymodels.results.aggregate.fit_tally`) added up per family."""
+    total: dict[str, dict] = {}
+    for tally in tallies:
+        for model, counts in tally.items():
+            into = total.setdefault(model, {"fits": 0, "failed": 0, "fitted_at": []})
+            into["fits"] += counts["fits"]
+            into["failed"] += counts["failed"]
+            into["fitted_at"] += counts["fitted_at"]
+    return total
+
+
 def metric_value_column(metric: str, spec: dict) -> str:
     """Column that ranks configurations by a metric: the CV mean, or the full fit for in-sample metrics."""
     return f"{metric}_full" if spec["on"] == "train" else f"{metric}_mean"
@@ -294,13 +326,22 @@ def error_pattern(message) -> str:
 
 
 def failures(scores: pd.DataFrame) -> pd.DataFrame:
-    """Failed tasks grouped by error type and message pattern, with counts and an example."""
-    columns = ["model", "error_type", "error_pattern", "tasks", "configurations", "example"]
+    """Failed tasks grouped by error type and message pattern, with counts and an example. Under
+    successive halving also by the resource the fits had (``resource``, e.g. '1/27 of the training
+    rows', with ``rows``, the training rows such a fit saw): a fit that fails on a small share of
+    the rows may not fail on all of them."""
+    staged = "resource" in scores
+    keys = ["model", *(["resource"] if staged else []), "error_type", "error_pattern"]
+    columns = [*keys[:-2], "error_type", "error_pattern", "tasks", "configurations", *(["rows"] if staged else []),
+               "example"]
     failed = scores[scores["status"] != "ok"]
     if failed.empty:
         return pd.DataFrame(columns=columns)
     failed = failed.assign(error_pattern=failed["error"].map(error_pattern))
-    grouped = failed.groupby(["model", "error_type", "error_pattern"], dropna=False, sort=False)
+    grouped = failed.groupby(keys, dropna=False, sort=False)
+    sizes = {"rows": ("n_train", "median")} if staged else {}
     table = grouped.agg(tasks=("config_id", "size"), configurations=("config_id", "nunique"),
-                        example=("error", "first")).reset_index()
+                        example=("error", "first"), **sizes).reset_index()
+    if staged:
+        table["rows"] = table["rows"].round().astype("Int64")
     return table.sort_values("tasks", ascending=False, kind="stable").reset_index(drop=True)[columns]

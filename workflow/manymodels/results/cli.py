@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..experiment.tasks import SCORE_COLUMNS
-from .store import Results, experiment_table
+from .store import QueryError, Results, UnfinishedExperiment, experiment_table, leaderboard_so_far, query
 
 FORMATS = ("table", "csv", "json", "markdown")
 # Shown unless --columns says otherwise: the identity, parameters, metrics and outcome of a task.
@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("directory", nargs="?", default=None,
                          help="an experiment's name (penguins), its results directory (results/penguins, or a copy "
                               "of it anywhere); default: the only experiment under results/")
-    results.add_argument("--where", help="pandas query, e.g. \"covariance_type == 'full' and ars > 0.8\"")
+    results.add_argument("--where", help="pandas query, e.g. \"covariance_type == 'full' and ars > 0.8\"; folds are "
+                                          "named '0', '1', ..., 'full' (fold == 2 means fold '2')")
     results.add_argument("--sort", help="comma-separated columns; a leading '-' sorts descending, e.g. -ars")
     results.add_argument("--columns", help="comma-separated columns to show")
     results.add_argument("--limit", type=int, help="show at most this many rows")
@@ -49,7 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
 def select(frame: pd.DataFrame, *, where=None, sort=None, columns=None, limit=None) -> pd.DataFrame:
     """Filter, sort, project and cut a table as the command-line options say."""
     if where:
-        frame = frame.query(where, engine="python")
+        try:
+            frame = query(frame, where)
+        except QueryError as exc:
+            raise SystemExit(str(exc)) from None
     if sort:
         keys = [key.strip() for key in sort.split(",") if key.strip()]
         names = [key.lstrip("-") for key in keys]
@@ -87,7 +91,7 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
 def experiments_command(args) -> int:
     table = experiment_table(args.root)
     if table.empty:
-        print(f"no experiment has finished under {args.root}/ yet", file=sys.stderr)
+        print(f"no experiment has run under {args.root}/ yet", file=sys.stderr)
         return 1
     sys.stdout.write(render(table, args.format))
     return 0
@@ -96,6 +100,8 @@ def experiments_command(args) -> int:
 def results_command(args) -> int:
     try:
         store = Results(args.directory)
+    except UnfinishedExperiment as exc:
+        return unfinished_command(exc, args)
     except FileNotFoundError as exc:
         raise SystemExit(str(exc)) from None
     if args.stale or args.prune:
@@ -119,6 +125,19 @@ def results_command(args) -> int:
         if not args.columns:
             table = table[[c for c in table.columns if c not in HIDDEN_BY_DEFAULT | {"model_file"}]]
     table = select(table, where=args.where, sort=args.sort, columns=args.columns, limit=args.limit)
+    sys.stdout.write(render(table, args.format))
+    return 0
+
+
+def unfinished_command(unfinished: UnfinishedExperiment, args) -> int:
+    """An unfinished experiment: say so, then the leaderboard of what is scored so far."""
+    print(str(unfinished), file=sys.stderr)
+    table, metric = leaderboard_so_far(unfinished.path)
+    if metric:
+        print(f"Leaderboard so far, by mean {metric} over the CV folds scored (not final: configurations may have "
+              "different folds scored):", file=sys.stderr)
+    table = select(table, where=args.where, sort=args.sort, columns=args.columns,
+                   limit=args.limit if args.limit is not None else 10)
     sys.stdout.write(render(table, args.format))
     return 0
 

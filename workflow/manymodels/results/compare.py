@@ -33,6 +33,24 @@ COMPARISON_COLUMNS = [
 ]
 
 
+def corrected_variance_factor(n: int, test_train_ratio: float) -> float:
+    """Nadeau and Bengio's factor on the variance of the fold scores: ``1 / n + n_test / n_train``
+    (``n``: every fold of every repetition)."""
+    return 1 / n + test_train_ratio
+
+
+def corrected_standard_error(values, test_train_ratio: float) -> float:
+    """The corrected standard error of a mean over ``n`` CV folds: ``sqrt(var * (1 / n + n_test /
+    n_train))``, with the fold scores' variance (ddof=1). Folds share most of their training rows,
+    so their scores are correlated and the naive ``std / sqrt(n)`` is far too small; this is the
+    uncertainty the comparisons below use. NaN for fewer than two values."""
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    if len(v) < 2 or math.isnan(test_train_ratio):
+        return math.nan
+    return math.sqrt(corrected_variance_factor(len(v), test_train_ratio) * float(v.var(ddof=1)))
+
+
 def compare_differences(differences, test_train_ratio: float, rope: float = 0.0) -> dict:
     """The corrected resampled t-test and the Bayesian correlated t-test for paired per-fold
     differences (``configuration - best``, oriented so that positive favours the configuration).
@@ -49,7 +67,7 @@ def compare_differences(differences, test_train_ratio: float, rope: float = 0.0)
               "p_value": math.nan, "p_worse": math.nan, "p_equivalent": math.nan, "p_better": math.nan}
     if n < 2:
         return result
-    se = math.sqrt((1 / n + test_train_ratio) * float(d.var(ddof=1)))
+    se = math.sqrt(corrected_variance_factor(n, test_train_ratio) * float(d.var(ddof=1)))
     result["se_difference"] = se
     if se == 0:  # identical differences on every fold: the posterior is a point
         result.update(t=math.copysign(math.inf, mean) if mean else math.nan, p_value=float(mean == 0),

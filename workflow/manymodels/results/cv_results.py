@@ -23,9 +23,11 @@ Our extras, after those:
 - for every in-sample metric (``on: train``, e.g. BIC), which has no CV split: ``train_<metric>``,
   its value on the fit on every training row (fold 'full'; not scikit-learn's ``split<k>_train_*``,
   a CV training split's score), and ``rank_train_<metric>``, ranked by the same rule;
-- ``sem_test_<metric>``: the standard error of ``mean_test_<metric>`` (std with ddof=1 over the
-  splits / sqrt of their number), NaN where the mean is; summary.parquet has mean, std and standard
-  error over the folds that did score;
+- ``se_corrected_test_<metric>``: the corrected standard error of ``mean_test_<metric>`` (Nadeau
+  and Bengio: the variance of the split scores x (1 / k + n_test / n_train), k every split of every
+  repetition), the uncertainty the report and the console show; ``sem_test_<metric>``, the naive one
+  (std with ddof=1 / sqrt(k)), which ignores that the splits share training rows; both NaN where the
+  mean is; summary.parquet has mean, std and both standard errors over the folds that did score;
 - ``n_failed``: CV folds whose fit or score failed;
 - under fold racing or successive halving, ``stopped_at`` and ``stop_reason``: where a configuration
   was dropped and why (it ranks after every configuration that went to the end; under racing its
@@ -104,6 +106,10 @@ def cv_results(scores: pd.DataFrame, summary: pd.DataFrame, metrics: dict,
         ranked = np.where(stopped, np.nan, mean) if stopped is not None else mean
         out[f"rank_test_{metric}"] = rank(ranked, greater_is_better=spec["greater_is_better"])
         sems[f"sem_test_{metric}"] = _sem(splits)
+        # The corrected standard error of summary.parquet, where the mean is defined.
+        corrected = summary[f"{metric}_se_corrected"].to_numpy(dtype=float) if f"{metric}_se_corrected" in summary \
+            else np.full(len(keys), np.nan)
+        sems[f"se_corrected_test_{metric}"] = np.where(np.isnan(mean), np.nan, corrected)
     table = pd.DataFrame({**out, **extras, **sems})
     table["n_failed"] = summary["n_failed"].to_numpy(dtype="int64")
     for column in ("stopped_at", "stop_reason"):  # fold racing or successive halving

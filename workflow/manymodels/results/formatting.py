@@ -55,3 +55,21 @@ def format_bytes(size) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     return f"{size:.1f} GB"
+
+
+# The summary column of the uncertainty people are shown (<metric>_se_corrected): the corrected
+# standard error of a CV mean; <metric>_sem, the naive one, is kept for those who want it.
+SE_SUFFIX = "_se_corrected"
+
+
+def uncertainty_note(*, by: str, n_folds: int | None = None, progressive: bool = False) -> str:
+    """What a shown score and its ``±`` are: a CV mean with its corrected standard error, an
+    in-sample value of one fit (``by`` ends in ``_full``), or a streaming fit's progressive score."""
+    if by.endswith("_full"):
+        return "in-sample, on the fit on all training rows: one fit, no folds, no standard error"
+    if progressive:
+        return "progressive validation over the whole stream: one fit, no folds, no standard error"
+    if n_folds is not None and n_folds < 2:
+        return f"mean over {n_folds} CV fold{'s' if n_folds != 1 else ''}: no standard error"
+    folds = f"{n_folds} CV folds" if n_folds else "CV folds"
+    return f"mean ± corrected standard error over {folds}"

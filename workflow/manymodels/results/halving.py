@@ -14,7 +14,7 @@ import numpy as np
 
 from ..experiment.halving import describe_resource, split_fold
 from ..task.io import read_json, write_json
-from .aggregate import read_score_table
+from .aggregate import fit_tally, read_score_table
 
 
 def halving_decision(*, score_files: list[str], metric_names: list[str], metric: str, greater_is_better: bool,
@@ -25,6 +25,7 @@ def halving_decision(*, score_files: list[str], metric_names: list[str], metric:
     resource = split_fold(scores["fold"].iloc[0])[1]
     sign = 1 if greater_is_better else -1
     means = scores.groupby(["model", "config_id"], sort=False)[metric].mean()  # NaN when every fit failed
+    rows = scores.groupby(["model", "config_id"], sort=False)["n_train"].median()
     survivors, dropped = [], []
     for model, values in means.groupby(level="model", sort=False):
         order = (sign * values).fillna(-np.inf).sort_values(ascending=False, kind="stable")
@@ -32,11 +33,20 @@ def halving_decision(*, score_files: list[str], metric_names: list[str], metric:
         for rank, ((_, config_id), value) in enumerate(zip(order.index, values[order.index]), start=1):
             entry = {"model": model, "config_id": config_id, "mean": None if np.isnan(value) else float(value),
                      "rank": rank}
-            if rank <= keep:
+            if np.isnan(value):  # never promoted, whatever room the quota leaves
+                n = rows.get((model, config_id))
+                about = f" (about {n:.0f} rows)" if n is not None and not np.isnan(n) else ""
+                dropped.append(entry | {"reason": f"every fit failed with {describe_resource(resource)}{about}"})
+            elif rank <= keep:
                 survivors.append(entry)
             else:
                 dropped.append(entry | {"reason": f"rank {rank} of {len(order)} in {model} with "
                                                   f"{describe_resource(resource)}; the best {keep} went on"})
+    # The survivors' fits at this rung are in no table (the tables hold each configuration at the last
+    # rung it reached): counted here, so that every fit is counted once.
+    went_on = {(e["model"], e["config_id"]) for e in survivors}
+    kept = scores[[key in went_on for key in zip(scores["model"], scores["config_id"])]]
     write_json({"rung": rung, "resource": resource, "describe": describe_resource(resource), "metric": metric,
-                "factor": factor, "survivors": survivors, "dropped": dropped}, out)
+                "factor": factor, "survivors": survivors, "dropped": dropped, "superseded_fits": fit_tally(kept)},
+               out)
     return f"rung {rung} ({describe_resource(resource)}): {len(survivors)} go on, {len(dropped)} dropped"

@@ -21,14 +21,14 @@ import pandas as pd
 from ..task.fit import fit_task
 from ..task.io import read_checked_table, read_json, write_json
 from ..task.score import score_task
-from .aggregate import read_score_table, summarise, tidy_scores
-from .compare import CREDIBILITY, compare_with_best
+from .aggregate import fit_tally, merge_tallies, read_score_table, summarise, tidy_scores
+from .compare import CREDIBILITY, compare_with_best, corrected_standard_error
 from .selection import choose
 
 
 def evaluate_outer_fold(
     *, outer: str, score_files: list[str], configs: list[dict], metrics: dict, selection_metric: str,
-    simplest: list[str], rule: str = "equivalent", rope: float = 0.0, credibility: float = CREDIBILITY,
+    simplest: list[str], rule: str = "equivalent", rope: float | None = None, credibility: float = CREDIBILITY,
     features: list[str], label: str | None, data: str, folds: str, out: str,
 ) -> str:
     """Choose a configuration from the inner folds of outer fold ``outer`` (their score files), as
@@ -40,12 +40,13 @@ def evaluate_outer_fold(
     summary = summarise(scores, configs, names)
     spec = metrics[selection_metric]
     comparisons = compare_with_best(scores, summary, metric=selection_metric, greater_is_better=spec["greater_is_better"],
-                                    rope=rope, credibility=credibility)
+                                    rope=rope or 0.0, credibility=credibility)
     choices = choose(summary, metrics=metrics, selection_metric=selection_metric, simplest=simplest, rule=rule,
                      comparisons=comparisons)
     winner = choices["overall"]
     record = {"outer": outer, "selection_metric": selection_metric, "chosen": winner, "inner_folds": int(
-        scores["fold"].nunique()), "outer_scores": None, "status": "no configuration could be chosen"}
+        scores["fold"].nunique()), "outer_scores": None, "status": "no configuration could be chosen",
+        "inner_fits": fit_tally(scores)}
     folder = Path(out)
     if winner:
         task = next(c for c in configs if (c["model"], c["config_id"]) == (winner["model"], winner["config_id"]))
@@ -66,7 +67,7 @@ def evaluate_outer_fold(
 
 def nested_estimate(*, outer_dirs: list[str], selection: str, summary: str, metrics: dict, out: str) -> dict:
     """Write results/nested.json: per outer fold what was chosen, its inner CV value and its outer
-    scores; per metric the nested estimate (mean and standard error over outer folds) next to the
+    scores; per metric the nested estimate (mean, corrected and naive standard error over outer folds) next to the
     winner's CV score of the whole experiment (the optimistic one); how often each configuration
     and family was chosen."""
     outers = [read_json(Path(d) / "outer.json") for d in outer_dirs]
@@ -77,22 +78,27 @@ def nested_estimate(*, outer_dirs: list[str], selection: str, summary: str, metr
     choices = read_json(selection)
     table = pd.read_parquet(summary)
     winner = choices["overall"]
+    sizes = [(o["n_test"], o["n_train"]) for o in outers if o.get("n_train")]
+    ratio = float(np.mean([test / train for test, train in sizes])) if sizes else math.nan
     estimates = {}
     for metric, spec in metrics.items():
         if spec["on"] != "test" or "progressive" in spec:
             continue
         values = np.array([_nan(o["outer_scores"], metric) for o in outers], dtype=float)
         ok = values[~np.isnan(values)]
-        cv_mean = cv_sem = None
+        cv = {"winner_cv_mean": None, "winner_cv_sem": None, "winner_cv_se": None}
         if winner:
             row = table[(table["model"] == winner["model"]) & (table["config_id"] == winner["config_id"])]
             if len(row):
-                cv_mean, cv_sem = _number(row[f"{metric}_mean"].iloc[0]), _number(row[f"{metric}_sem"].iloc[0])
+                cv = {f"winner_cv_{key}": _number(row[f"{metric}_{key}"].iloc[0]) if f"{metric}_{key}" in row else None
+                      for key in ("mean", "sem", "se_corrected")}
+                cv["winner_cv_se"] = cv.pop("winner_cv_se_corrected")
         estimates[metric] = {
             "mean": _number(ok.mean()) if len(ok) else None,
+            # The outer folds' training rows overlap too: the corrected standard error, as for CV scores.
+            "se": _number(corrected_standard_error(ok, ratio)) if len(ok) > 1 else None,
             "sem": _number(ok.std(ddof=1) / math.sqrt(len(ok))) if len(ok) > 1 else None,
-            "n_outer": int(len(ok)), "greater_is_better": spec["greater_is_better"],
-            "winner_cv_mean": cv_mean, "winner_cv_sem": cv_sem,
+            "n_outer": int(len(ok)), "greater_is_better": spec["greater_is_better"], **cv,
         }
     picked = [(o["chosen"]["model"], o["chosen"]["config_id"]) for o in outers if o["chosen"]]
     result = {
@@ -102,6 +108,7 @@ def nested_estimate(*, outer_dirs: list[str], selection: str, summary: str, metr
         "estimates": estimates,
         "chosen_families": pd.Series([m for m, _ in picked], dtype=object).value_counts().to_dict(),
         "winner_chosen": sum(1 for p in picked if winner and p == (winner["model"], winner["config_id"])),
+        "inner_fits": merge_tallies([o.get("inner_fits", {}) for o in outers]),
     }
     write_json(result, out)
     return result

@@ -15,7 +15,7 @@ import pandas as pd
 from ..task.io import atomic_path, load_checked_model, read_json
 from .aggregate import family_params, metric_value_column, param_columns, uncomputed_metrics
 from .compare import fold_matrix
-from .formatting import format_value
+from .formatting import SE_SUFFIX, format_value
 
 # A line must fill at least this share of the height of the panel it is drawn in; lines that would
 # not (BIC of spherical covariances, thousands above the others) get a panel of their own.
@@ -92,9 +92,24 @@ def selection_marks(selection: str | None, comparisons: str | None) -> dict:
         same = (f"practically equivalent to the family's best by {metric}: "
                 f"P(within ±{rope:g} of it, or better) ≥ {choices.get('credibility', 0.95):g}")
     else:
-        same = f"the family's best by {metric}, or tied with it on every fold (rope = 0)"
+        same = f"the family's best by {metric}, or tied with it on every fold (no selection.rope set)"
     return {"chosen": chosen, "equivalent": equivalent, "equivalent_label": same,
             "chosen_label": "chosen configuration" + (f" (selection rule: {rule})" if rule else "")}
+
+
+# What the plots say about the configurations a staged search stopped early.
+STOPPED_NOTE = ("{n} configurations stopped early by the search are not drawn: their scores are from less of the "
+                "resource or fewer folds (plots/race.png shows them)")
+
+
+def finishers(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A summary or score table split into the configurations that reached a staged search's last
+    stage and those stopped earlier (none without racing or halving): only the first are ranked
+    and plotted together."""
+    if "stopped_at" not in table:
+        return table, table.iloc[:0]
+    stopped = table["stopped_at"].notna()
+    return table[~stopped], table[stopped]
 
 
 def _mark_handles(marks: dict, keys) -> list:
@@ -214,8 +229,9 @@ def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | N
     past MAX_PANELS panels they share one axis again)."""
     from matplotlib.transforms import offset_copy
 
-    table = pd.read_parquet(summary)
+    table, n_stopped = finishers(pd.read_parquet(summary))
     params = family_params(table, model)
+    n_stopped = int((n_stopped["model"] == model).sum())
     table = table[table["model"] == model].copy()
     for column in params:  # list-valued parameters (e.g. feature subsets) as labels
         if table[column].map(lambda v: isinstance(v, (list, np.ndarray))).any():
@@ -245,7 +261,7 @@ def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | N
         key = key if isinstance(key, tuple) else (key,)
         label = ", ".join(f"{short[p]}={_compact(v)}" for p, v in zip(others, key)) or metric
         y = rows[column].to_numpy(dtype=float, na_value=np.nan)
-        err = np.zeros_like(y) if in_sample else rows[f"{metric}_sem"].to_numpy(dtype=float, na_value=np.nan)
+        err = np.zeros_like(y) if in_sample else rows[f"{metric}{SE_SUFFIX}"].to_numpy(dtype=float, na_value=np.nan)
         err = np.where(np.isfinite(err), err, 0.0)  # no standard error (one fold, or one stream): no bar
         lines.append((label, rows, y, err))
     drawn = [i for i, (_, _, y, _) in enumerate(lines) if np.isfinite(y).any()]
@@ -280,8 +296,11 @@ def plot_metric(*, summary: str, model: str, metric: str, spec: dict, x: str | N
     elif "progressive" in spec:
         where = "progressive validation: one pass over the stream, so no error bars"
     else:
-        where = "mean over CV folds, error bars ± standard error over CV folds"
+        where = ("mean over CV folds, error bars ± corrected standard error (Nadeau and Bengio: the folds share "
+                 "training rows)")
     title = f"{model}: {metric} vs {x}\n{where}"
+    if n_stopped:
+        title += f"\n{STOPPED_NOTE.format(n=n_stopped)}"
     if len(lines) > MAX_LEGEND_LINES:  # a legend of dozens of lines would hide the plot
         title += f"\none line per combination of {', '.join(others)} ({len(lines)} lines)"
     if len(panels) > 1:
@@ -337,7 +356,8 @@ def plot_cv_scores(*, scores: str, metric: str, spec: dict, out: str, selection:
     from matplotlib.patches import Patch
     from matplotlib.transforms import offset_copy
 
-    table = pd.read_parquet(scores)
+    table, stopped = finishers(pd.read_parquet(scores))
+    n_stopped = stopped.groupby(["model", "config_id"]).ngroups
     cv = table[table["fold"] != "full"].dropna(subset=[metric])
     sign = 1 if spec["greater_is_better"] else -1
     direction = "higher is better" if spec["greater_is_better"] else "lower is better"
@@ -386,8 +406,9 @@ def plot_cv_scores(*, scores: str, metric: str, spec: dict, out: str, selection:
     handles = [Patch(facecolor=to_rgba(f"C{i % 10}", 0.55), edgecolor="black",
                      label=_wrap(f"{family} ({', '.join(names[family]) or 'no parameters'})", 3.2, 9))
                for i, family in enumerate(families)]
-    handles.append(Line2D([], [], linestyle="none", marker="D", markerfacecolor="white", markeredgecolor="black",
-                          markersize=4, label="mean over CV folds (ranks them);\nbox: quartiles, line: median"))
+    if "progressive" not in spec:
+        handles.append(Line2D([], [], linestyle="none", marker="D", markerfacecolor="white", markeredgecolor="black",
+                              markersize=4, label="mean over CV folds (ranks them);\nbox: quartiles, line: median"))
     shown = {key for _, key, _, _ in boxes}
     if shown & marks["chosen"]:
         handles.append(Line2D([], [], **_CHOSEN, label=_wrap(marks["chosen_label"], 3.2, 9)))
@@ -396,15 +417,25 @@ def plot_cv_scores(*, scores: str, metric: str, spec: dict, out: str, selection:
                              label=_wrap(marks["equivalent_label"], 3.2, 9)))
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), max(1, int(width // 3.6))),
                fontsize="small")
-    which = "every configuration" if len(boxes) == total else (
-        f"the best {MAX_BOXES_PER_FAMILY} configurations of each family and the chosen ones ({len(boxes)} of {total})")
-    in_sample = ("\nin-sample: a fold's value is on its training rows; the choice is by the fit on all rows"
-                 if spec.get("on") == "train" else "")
-    ax.set_title(_wrap(f"CV {metric} of {which}, best mean first within each family: one box per configuration, "
-                       f"its {metric} on each CV fold{in_sample}", width))
+    which = ("every configuration" + (" that reached the search's last stage" if n_stopped else "")
+             if len(boxes) == total else (
+        f"the best {MAX_BOXES_PER_FAMILY} configurations of each family and the chosen ones ({len(boxes)} of {total})"))
+    note = ("\nin-sample: a fold's value is on its training rows; the choice is by the fit on all rows"
+            if spec.get("on") == "train" else "")
+    if n_stopped:
+        note += f"\n{STOPPED_NOTE.format(n=n_stopped)}"
+    if "progressive" in spec:  # one learner per configuration, scored while it learnt from the whole stream
+        title = (f"{metric} of {which}, best first within each family: one value per configuration (progressive "
+                 f"validation: one pass over the stream, no folds){note}")
+        ylabel = f"{metric}\n({direction})"
+    else:
+        title = (f"CV {metric} of {which}, best mean first within each family: one box per configuration, its "
+                 f"{metric} on each CV fold{note}")
+        ylabel = f"{metric} on each CV fold\n({direction})"
+    ax.set_title(_wrap(title, width))
     ax.set_xlabel(f"configuration of {families[0]} ({', '.join(names[families[0]])})" if len(families) == 1
                   else "configuration (its parameter values; their names per family in the legend)")
-    ax.set_ylabel(f"{metric} on each CV fold ({direction})")
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, axis="y")
     _save(fig, out)
 
@@ -432,7 +463,7 @@ def plot_families(*, scores: str, summary: str, selection: str, comparisons: str
              f"Nothing to compare: {_no_comparison(metric, spec)}")
         _save(fig, out)
         return
-    table = pd.read_parquet(summary)
+    table, _ = finishers(pd.read_parquet(summary))  # a staged search compares those that reached the end
     params = {(m, c): json.loads(p) for m, c, p in zip(table["model"], table["config_id"], table["params"])}
     if len(families) > 1:
         scope = compared[compared["scope"] == "overall"].set_index(["model", "config_id"])
@@ -512,7 +543,7 @@ def plot_families(*, scores: str, summary: str, selection: str, comparisons: str
                       label=f"mean difference and its {INTERVAL:.0%} posterior interval (Student t, n_folds − 1 df, "
                             "corrected for overlapping folds)")]
     handles.append(Patch(color="C2", alpha=0.2, label=f"region of practical equivalence ±{rope:g}") if rope else
-                   Line2D([], [], color="black", linewidth=0.8, label="no difference (rope = 0: no region of practical "
+                   Line2D([], [], color="black", linewidth=0.8, label="no difference (no selection.rope: no region of practical "
                                                                       "equivalence set)"))
     fig.legend(handles=handles, loc="outside lower center", ncols=1, fontsize="small")
     _save(fig, out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pandas as pd
 from ..task.io import atomic_path, read_json
 from .aggregate import failures, family_params, metric_value_column, uncomputed_metrics
 from .formatting import (
+    SE_SUFFIX,
     format_bytes,
     format_number,
     format_params,
@@ -20,6 +22,7 @@ from .formatting import (
     format_value,
 )
 from .selection import with_refit_scores
+from .summary import STOPPED_KINDS, counts_line, extra_fits, family_counts
 from .verdict import (
     DECISIONS,
     percent,
@@ -31,22 +34,6 @@ from .verdict import (
     race_text,
     warnings_html,
 )
-
-
-def task_counts(scores: pd.DataFrame, run_started: str | None) -> dict:
-    """Tasks in total, ok and failed, and how many fits and scores this run made or reused."""
-    counts = {
-        "tasks": int(len(scores)),
-        "ok": int((scores["status"] == "ok").sum()),
-        "failed": int((scores["status"] != "ok").sum()),
-    }
-    if run_started is not None:
-        started = pd.Timestamp(run_started)
-        for stage, column in (("fits", "fitted_at"), ("scores", "scored_at")):
-            ran = int((pd.to_datetime(scores[column], format="ISO8601") >= started).sum())
-            counts[f"{stage}_run"] = ran
-            counts[f"{stage}_reused"] = counts["tasks"] - ran
-    return counts
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -70,10 +57,14 @@ def _top_configurations(summary: pd.DataFrame, model: str, metrics: dict, metric
     key = metric_value_column(metric, metrics[metric])
     columns = ["config_id", *family_params(summary, model), "n_ok", "n_failed"]
     summary = summary[summary["model"] == model]
+    stopped = summary[summary["stopped_at"].notna()] if "stopped_at" in summary else summary.iloc[:0]
+    # A staged search's configurations stopped early were scored with less of the resource (or on
+    # fewer folds): they are ranked apart, never beside those that reached the end.
+    summary = summary.drop(stopped.index)
     for name, spec in metrics.items():
         columns.append(metric_value_column(name, spec))
         if spec["on"] == "test":
-            columns.append(f"{name}_sem")
+            columns.append(f"{name}{SE_SUFFIX}")
     top = summary.sort_values(key, ascending=not metrics[metric]["greater_is_better"], na_position="last")
     top = top[columns].head(n)
     for name in family_params(summary, model):  # as the config wrote them (3, not 3.000; null)
@@ -83,7 +74,51 @@ def _top_configurations(summary: pd.DataFrame, model: str, metrics: dict, metric
         top["P(no worse than the best)"] = [percent(family["p_equivalent"].get(c, float("nan"))
                                                      + family["p_better"].get(c, float("nan"))) for c in top["config_id"]]
         top["verdict"] = [DECISIONS.get(family["decision"].get(c), "") for c in top["config_id"]]
-    return f"<h3>Top {n} configurations by {html.escape(key)}</h3>" + _table(top)
+    text = f"<h3>Top {n} configurations by {html.escape(key)}</h3>"
+    if len(stopped):
+        text = (f"<h3>Top {n} of the {len(summary)} configurations that reached the last stage, by "
+                f"{html.escape(key)}</h3>")
+    return text + _table(top) + _stopped_table(stopped, key, metrics[metric]["greater_is_better"])
+
+
+def _stopped_table(stopped: pd.DataFrame, key: str, greater_is_better: bool) -> str:
+    """Where a staged search stopped the other configurations, with the best of each stage at that
+    stage (its score there is not comparable with the table above)."""
+    if stopped.empty:
+        return ""
+    rows = []
+    for stage, group in stopped.groupby("stopped_at", sort=False):
+        ranked = group.dropna(subset=[key]).sort_values(key, ascending=not greater_is_better)
+        rows.append({"stopped at": stage, "configurations": len(group),
+                     "every fit failed": int((group["n_ok"] == 0).sum()),
+                     f"best {key} there": format_number(ranked[key].iloc[0]) if len(ranked) else "n/a",
+                     "its parameters": format_params(json.loads(ranked["params"].iloc[0])) if len(ranked) else ""})
+    return ("<p>The other configurations stopped earlier; their scores are from that stage (less of the resource, "
+            "or fewer folds), so they are not ranked with those above:</p>"
+            + _table(pd.DataFrame(rows).sort_values("stopped at", key=lambda c: c.map(_stage_order), kind="stable")))
+
+
+def _stopped_fits(scores: pd.DataFrame) -> str:
+    """The configurations whose fits their process could not finish: a worker that crashed, a time
+    or memory limit (limits in the config), each with its folds and what happened."""
+    stopped = scores[scores["error_type"].isin(list(STOPPED_KINDS))]
+    if stopped.empty:
+        return ""
+    rows = []
+    for (model, config_id, kind), group in stopped.groupby(["model", "config_id", "error_type"], sort=False):
+        rows.append({"family": model, "configuration": format_params(json.loads(group["params"].iloc[0])),
+                     "what happened": STOPPED_KINDS[kind], "folds": ", ".join(group["fold"]),
+                     "example": group["error"].iloc[0]})
+    return ("<h3>Fits their process could not finish</h3><p>A fit whose worker process died (a crash in compiled "
+            "code, the kernel's out-of-memory killer: run once more on a fresh worker first), or that ran past "
+            "its limit (<code>limits</code> in the config), is a failed row like any other; the other fits "
+            "went on.</p>" + _table(pd.DataFrame(rows)))
+
+
+def _stage_order(stage: str) -> int:
+    """'rung 1 (...)' and 'before fold 10' in the order the search reached them."""
+    found = re.search(r"\d+", stage)
+    return int(found.group()) if found else 0
 
 
 def _artifact_sizes(results_dir: str) -> pd.DataFrame:
@@ -98,8 +133,13 @@ def _artifact_sizes(results_dir: str) -> pd.DataFrame:
 
 
 def _image(plot: str, base: str) -> str:
+    """A figure embedded in the page (a data URI), so the report is one self-contained file that can
+    be copied or mailed alone; its file beside the results is named in the alt text."""
+    import base64
+
     rel = os.path.relpath(os.path.abspath(plot), base)
-    return f"<p><img src='{html.escape(rel)}' alt='{html.escape(os.path.basename(plot))}'></p>"
+    data = base64.b64encode(Path(plot).read_bytes()).decode("ascii")
+    return f"<p><img src='data:image/png;base64,{data}' alt='{html.escape(rel)}' title='{html.escape(rel)}'></p>"
 
 
 def ranking_table(summary: pd.DataFrame, choices: dict, metrics: dict) -> pd.DataFrame:
@@ -115,7 +155,7 @@ def ranking_table(summary: pd.DataFrame, choices: dict, metrics: dict) -> pd.Dat
         row = summary[(summary["model"] == model) & (summary["config_id"] == chosen["config_id"])].iloc[0]
         entry = {"model": model, "config_id": chosen["config_id"], "parameters": format_params(chosen["params"])}
         if spec["on"] == "test":
-            entry[f"CV {metric} (mean ± standard error)"] = format_score(row[f"{metric}_mean"], row[f"{metric}_sem"])
+            entry[f"CV {metric} (mean ± corrected SE)"] = format_score(row[f"{metric}_mean"], row[f"{metric}{SE_SUFFIX}"])
         else:  # chosen by an in-sample metric, of the fit on every training row
             entry[f"{metric} (in-sample, fit on all rows)"] = format_score(chosen["value"])
         for name, value in chosen.get("test", {}).items():
@@ -167,7 +207,7 @@ def _selection_section(summary: pd.DataFrame, choices: dict, metrics: dict, miss
         text += f"chosen <code>{chosen['config_id']}</code> {html.escape(format_params(chosen['params']))}"
         equivalent, counts = choice.get("simplest_equivalent"), choice.get("comparison")
         if choice.get("rule", "one_se") == "one_se" and one:
-            text += (f", the simplest configuration within one standard error of the best by "
+            text += (f", the simplest configuration within one (corrected) standard error of the best by "
                      f"{html.escape(choice['selection_metric'])} ({format_number(one['value'])})")
         elif choice.get("rule") == "equivalent" and equivalent and counts:
             n, by = counts["equivalent"], html.escape(choice["selection_metric"])
@@ -202,8 +242,10 @@ def _verdict_section(summary: pd.DataFrame, choices: dict, comparisons: pd.DataF
                      + _table(families_table(choices)))
     if not comparisons.empty:
         equivalent = equivalent_set_table(choices, summary, comparisons, metrics[metric]["greater_is_better"])
-        parts.append(f"<h3>Practically equivalent to the best ({len(equivalent)} configuration"
-                     f"{'s' if len(equivalent) != 1 else ''})</h3>" + _table(equivalent))
+        if len(equivalent) > 1:
+            others = len(equivalent) - 1
+            parts.append(f"<h3>The best and the {others} configuration{'s' if others != 1 else ''} practically "
+                         "equivalent to it</h3>" + _table(equivalent))
     parts.append(nested_text(nested))
     return "\n".join(parts)
 
@@ -226,7 +268,7 @@ def write_report(
     nested: list[str] = (),
     race: list[str] = (),
 ) -> None:
-    """Write a self-contained HTML report beside the results (plots linked by relative path), and
+    """Write a self-contained HTML report beside the results (plots embedded), and
     its selection text, configuration tables and failures as pages of their own (``out_*``, shown
     by ``snakemake --report``)."""
     table = pd.read_parquet(scores)
@@ -234,38 +276,34 @@ def write_report(
     choices = with_refit_scores(read_json(selection), list(refit_scores))
     data = read_json(data_summary)
     started = read_json(run_marker)["started"] if run_marker and os.path.exists(run_marker) else None
-    counts = task_counts(table, started)
+    nested_record = read_json(nested[0]) if nested else None
+    decisions = [read_json(p) for p in race]
+    families = family_counts(table, started, extra_fits(decisions, nested_record))
+    n_failed = sum(c["failed"] for c in families.values())
     base = os.path.dirname(os.path.abspath(out))
     missing = uncomputed_metrics(table, metrics)
     left_out = {os.path.join(m, f"{metric}.png") for m, metric in zip(missing["model"], missing["metric"])}
     plots = [p for p in plots if os.path.join(*Path(p).parts[-2:]) not in left_out]
     compared = pd.read_parquet(comparisons)
-    verdict_html = _verdict_section(summ, choices, compared,
-                                    read_json(nested[0]) if nested else None, metrics)
-    selection_html = (verdict_html + race_text([read_json(p) for p in race], table)
+    verdict_html = _verdict_section(summ, choices, compared, nested_record, metrics)
+    selection_html = (verdict_html + race_text(decisions, table)
                       + _selection_section(summ, choices, metrics, missing))
     tables = {model: _top_configurations(summ, model, metrics, choice["selection_metric"], comparisons=compared)
               for model, choice in choices["models"].items()}
     fails = failures(table)
-    failures_html = (f"<h2>Failures ({counts['failed']} tasks)</h2>"
-                     + (_table(fails) if len(fails) else "<p>No fit failed.</p>"))
+    failures_html = (f"<h2>Failures ({n_failed} fits)</h2>"
+                     + (_table(fails) if len(fails) else "<p>No fit failed.</p>") + _stopped_fits(table))
     parts = [
         "<h1>manymodels report</h1>",
         f"<p>Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}.</p>",
-        headline(choices, summ, read_json(nested[0]) if nested else None),
+        headline(choices, summ, nested_record, metrics),
         "<h2>Data</h2>",
         f"<p>Source <code>{html.escape(os.path.basename(data['source']))}</code>: {data['n_source_rows']} rows, "
         f"{data['n_dropped_missing']} dropped for missing values, {data['n_rows']} used. "
         f"Features: {html.escape(', '.join(data['features']))}; label: {html.escape(str(data['label']))}.</p>",
-        "<h2>Tasks</h2>",
-        f"<p>{counts['tasks']} tasks (configuration x fold, including the full fit): {counts['ok']} ok, "
-        f"{counts['failed']} failed.",
+        "<h2>Fits</h2>",
+        f"<p>{html.escape(counts_line(families))}.",
     ]
-    if "fits_run" in counts:
-        parts.append(
-            f" This run fitted {counts['fits_run']} and reused {counts['fits_reused']} fits from cache; "
-            f"it scored {counts['scores_run']} and reused {counts['scores_reused']} scores."
-        )
     parts.append("</p>")
     parts.append(selection_html)
     parts += [_image(plot, base) for plot in plots if os.sep not in os.path.relpath(plot, os.path.join(base, "plots"))]

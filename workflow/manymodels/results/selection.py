@@ -14,6 +14,7 @@ from ..task.io import read_checked_table, write_json, write_parquet
 from .aggregate import _is_nan, metric_value_column
 from .compare import COMPARISON_COLUMNS, CREDIBILITY, compare_with_best
 from .cautions import careful_warnings
+from .formatting import SE_SUFFIX
 
 # Each family's chosen configuration fitted on every training row: fold 'full' of the grid's fits.
 FINAL_MODEL = "fits/{model}/{config_id}/fold-full.joblib"
@@ -27,7 +28,7 @@ def choose(summary: pd.DataFrame, *, metrics: dict, selection_metric: str, simpl
     A family's chosen configuration follows ``rule``: 'equivalent', the simplest (ordered by those
     ``simplest`` parameters it has, ascending) of the configurations practically equivalent to its
     best (``comparisons``, see :func:`manymodels.results.compare.compare_with_best`); 'one_se',
-    the simplest whose CV mean is within one standard error of its best; 'best', its best. Without
+    the simplest whose CV mean is within one (corrected) standard error of its best; 'best', its best. Without
     such parameters, comparisons, or for an in-sample selection metric, it is the best one. The
     overall winner is the family choice with the best selection value. Each entry carries its
     held-out test scores (``test``) when the experiment has a held-out set, and the path of the
@@ -91,15 +92,16 @@ def _families_vs_best(compared: pd.DataFrame | None, summary: pd.DataFrame, fami
             continue
         row = compared.loc[(model, chosen["config_id"])]
         out.append({"model": model, "config_id": chosen["config_id"], "params": chosen["params"],
-                    "value": chosen["value"], "sem": _plain(_sem(summary, model, chosen["config_id"], metric)),
+                    "value": chosen["value"], "se": _plain(_se(summary, model, chosen["config_id"], metric)),
                     **{k: _plain(row[k]) for k in ("mean_difference", "se_difference", "p_value", "p_worse",
                                                   "p_equivalent", "p_better")},
                     "decision": row["decision"]})
     return out
 
 
-def _sem(summary: pd.DataFrame, model: str, config_id: str, metric: str):
-    column = f"{metric}_sem"
+def _se(summary: pd.DataFrame, model: str, config_id: str, metric: str):
+    """A configuration's corrected standard error of its mean CV ``metric``."""
+    column = f"{metric}{SE_SUFFIX}"
     if column not in summary:
         return None
     hit = summary.loc[(summary["model"] == model) & (summary["config_id"] == config_id), column]
@@ -134,7 +136,7 @@ def _one_se(rows: pd.DataFrame, metrics: dict, metric: str, simplest: list[str],
     simplest = _ordering(rows, simplest)
     if spec["on"] == "train" or not simplest:
         return None
-    mean, sem = f"{metric}_mean", f"{metric}_sem"
+    mean, sem = f"{metric}_mean", f"{metric}{SE_SUFFIX}"
     rows = rows.dropna(subset=[mean])
     if rows.empty:
         return None
@@ -167,27 +169,44 @@ def _plain(value):
 
 def select_configurations(
     *, summary: str, scores: str, metrics: dict, selection_metric: str, simplest: list[str], rule: str = "equivalent",
-    rope: float = 0.0, credibility: float = CREDIBILITY, grid_parameters: dict | None = None,
+    rope: float | None = None, credibility: float = CREDIBILITY, grid_parameters: dict | None = None,
     final_model: str = FINAL_MODEL, out: str, out_comparisons: str
 ) -> dict:
     """Write results/selection.json and results/comparisons.parquet (every configuration compared
-    with its family's best and the overall best) from results/summary.parquet and scores.parquet."""
+    with its family's best and the overall best) from results/summary.parquet and scores.parquet.
+
+    Without a ``rope`` (None or 0) no configuration can be practically equivalent to the best;
+    ``suggested_rope`` then offers a scale to start from: the median corrected standard error of
+    the configurations' mean CV scores."""
     table = pd.read_parquet(summary)
     scores_table = pd.read_parquet(scores)
-    if "stopped_at" in table:  # fold racing: only the configurations that ran every fold compete
+    stopped = 0
+    if "stopped_at" in table:  # racing or halving: only the configurations that reached the last stage compete
+        stopped = int(table["stopped_at"].notna().sum())
         table = table[table["stopped_at"].isna()].reset_index(drop=True)
     spec = metrics[selection_metric]
     comparisons = None
     if spec["on"] == "test" and "progressive" not in spec:
         comparisons = compare_with_best(scores_table, table, metric=selection_metric,
-                                        greater_is_better=spec["greater_is_better"], rope=rope, credibility=credibility)
+                                        greater_is_better=spec["greater_is_better"], rope=rope or 0.0,
+                                        credibility=credibility)
     choices = choose(table, metrics=metrics, selection_metric=selection_metric, simplest=simplest, rule=rule,
                      comparisons=comparisons, final_model=final_model)
-    choices.update(rope=rope, credibility=credibility,
+    choices.update(rope=rope or None, credibility=credibility, suggested_rope=suggested_rope(table, selection_metric),
+                   stopped_earlier=stopped,
                    warnings=careful_warnings(table, scores_table, choices, metrics, grid_parameters))
     write_parquet(pd.DataFrame(columns=COMPARISON_COLUMNS) if comparisons is None else comparisons, out_comparisons)
     write_json(choices, out)
     return choices
+
+
+def suggested_rope(summary: pd.DataFrame, metric: str) -> float | None:
+    """A scale for selection.rope when none is set: the median corrected standard error of the
+    configurations' mean CV ``metric`` (differences smaller than the noise of one mean)."""
+    column = f"{metric}{SE_SUFFIX}"
+    if column not in summary or summary[column].dropna().empty:
+        return None
+    return float(f"{float(summary[column].median()):.2g}")
 
 
 def with_refit_scores(choices: dict, score_files: list[str]) -> dict:

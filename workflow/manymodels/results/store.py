@@ -9,16 +9,18 @@ Joblib files are pickles, which run code when loaded: open only results you trus
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from ..experiment.layout import RESULTS_ROOT, experiments
+from ..experiment.layout import RESULTS_ROOT, experiments, plan_record, run_started_record
 from ..experiment.suggest import with_hint
 from ..task.io import IntegrityError, load_checked_model, read_checked_json, read_json, task_identity
 
-__all__ = ["IntegrityError", "Results", "experiment_dir", "experiment_table", "model_file"]
+__all__ = ["IntegrityError", "Results", "UnfinishedExperiment", "experiment_dir", "experiment_table",
+           "leaderboard_so_far", "model_file", "progress"]
 
 KEPT_MODELS_DIR = "models"
 
@@ -28,10 +30,24 @@ def model_file(model: str, config_id: str, fold: str) -> str:
     return f"fits/{model}/{config_id}/fold-{fold}.joblib"
 
 
+class UnfinishedExperiment(FileNotFoundError):
+    """An experiment whose run stopped (or still runs) before it wrote its tables: ``path`` is its
+    results directory, :func:`progress` and :func:`leaderboard_so_far` say what is there."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        done = progress(path)
+        planned = f" of {done['planned']} planned" if done["planned"] else ""
+        super().__init__(f"{path}: unfinished: its last run stopped (or is still running) before it wrote the tables; "
+                         f"{done['scored']}{planned} fits scored so far. Rerun the same snakemake command to finish it; "
+                         "`manymodels results` shows the leaderboard of what is scored so far.")
+
+
 def experiment_dir(where: str | Path | None = None, *, root: str | Path = RESULTS_ROOT) -> Path:
     """The results directory of an experiment: a directory (``results/penguins``, or a copy of it
     anywhere), an experiment's name (``penguins``: ``results/penguins``), or, when ``where`` is
-    None, the only experiment under ``root``."""
+    None, the only experiment under ``root``. An experiment with fits but no tables yet raises
+    :class:`UnfinishedExperiment`."""
     if where is not None:
         path = Path(where)
         if (path / "scores.parquet").is_file() or path.is_dir() and (path / "run.json").is_file():
@@ -39,6 +55,9 @@ def experiment_dir(where: str | Path | None = None, *, root: str | Path = RESULT
         named = Path(root) / str(where)
         if (named / "scores.parquet").is_file():
             return named
+        for candidate in (path, named):
+            if candidate.is_dir() and ((candidate / "scores").is_dir() or (candidate / "fits").is_dir()):
+                raise UnfinishedExperiment(candidate)
         found = [p.name for p in experiments(root)]
         hint = with_hint("", str(where), found).lstrip("; ") if found else f"no experiment has finished under {root}/ yet"
         raise FileNotFoundError(f"{where}: no experiment results here (no scores.parquet); {hint}")
@@ -57,6 +76,8 @@ class Results:
     def __init__(self, path: str | Path | None = None):
         self.path = experiment_dir(path)
         if not (self.path / "scores.parquet").is_file():
+            if (self.path / "scores").is_dir() or (self.path / "fits").is_dir():
+                raise UnfinishedExperiment(self.path)
             raise FileNotFoundError(f"{self.path}: no scores.parquet here; is this a manymodels results directory?")
         self._tasks: pd.DataFrame | None = None
 
@@ -89,8 +110,8 @@ class Results:
         return read_json(self.path / "selection.json")
 
     def best(self, metric: str | None = None, family: str | None = None) -> pd.Series:
-        """A chosen configuration: its row of :attr:`summary` (``params`` is JSON text, ``json.loads``
-        gives the grid point back), with ``by`` and ``value`` (the column and value it was chosen by),
+        """A chosen configuration: its row of :attr:`summary` (``params`` as a dict, as scikit-learn's
+        ``best_params_``), with ``by`` and ``value`` (the column and value it was chosen by),
         ``model_file`` (its fit on every training row, relative to the results directory; only chosen
         configurations are refitted, unless ``refit: all`` or an in-sample metric fits every one) and
         ``heldout_<metric>`` for each held-out score it has.
@@ -103,6 +124,8 @@ class Results:
         entry = self._selection_entry(metric, family)
         summary = self.summary
         row = summary[(summary["model"] == entry["model"]) & (summary["config_id"] == entry["config_id"])].iloc[0]
+        row = row.astype(object)
+        row["params"] = json.loads(row["params"])  # a dict, as best_params_ (the exact values of the config)
         extra = {"by": entry["by"], "value": entry["value"], "model_file": entry["model_file"]}
         extra.update({f"heldout_{m}": v for m, v in self._heldout_scores(entry).items()})
         return pd.concat([row, pd.Series(extra, dtype=object)])
@@ -111,13 +134,7 @@ class Results:
         """The chosen configuration (the overall winner, or ``family``'s) fitted on every training
         row, as :meth:`best` names it (``model_file``), loaded after its SHA-256 is checked as
         :meth:`load_model` does."""
-        entry = self._selection_entry(None, family)
-        identity = task_identity(entry["model_file"])
-        tasks = self.tasks
-        rows = tasks[(tasks["model"] == identity["model"]) & (tasks["config_id"] == identity["config_id"])
-                     & (tasks["fold"] == identity["fold"])]
-        # A refit after selection (under models/) is in no score row: its metadata file has its checksum.
-        return self.load_model(rows.iloc[0] if len(rows) else pd.Series({**identity, "model_sha256": None}))
+        return self.load_model(self._selection_entry(None, family)["model_file"])
 
     def _selection_entry(self, metric: str | None, family: str | None) -> dict:
         choices = self.selection
@@ -165,8 +182,12 @@ class Results:
         return with_refit_scores({"models": {}, "overall": dict(entry)}, [str(refit)])["overall"]["test"]
 
     def query(self, where: str | None = None) -> pd.DataFrame:
-        """Tasks matching a pandas query expression, e.g. ``"covariance_type == 'full' and ars > 0.8"``."""
-        return self.tasks if not where else self.tasks.query(where, engine="python")
+        """Tasks matching a pandas query expression, e.g. ``"covariance_type == 'full' and ars > 0.8"``.
+
+        Folds are named '0', '1', ..., 'full' (text): a number compared with ``fold`` stands for
+        its name (``fold == 2`` is ``fold == '2'``). A mistake raises :class:`QueryError`, naming
+        the expression and the columns there are."""
+        return self.tasks if not where else query(self.tasks, where)
 
     def failures(self) -> pd.DataFrame:
         """Failed tasks grouped by model, error type and message."""
@@ -175,16 +196,22 @@ class Results:
         return failures(self.tasks)
 
     def load_model(self, task):
-        """Load the fitted model of a task (a row of :attr:`tasks`, or its ``model_file``).
+        """Load a fitted model: of a task (a row of :attr:`tasks`), of a chosen configuration (what
+        :meth:`best` returns: its fit on every training row), or the one a ``model_file`` path
+        names (relative to the results directory, as the tables and selection.json give it).
 
         The file's SHA-256 must equal the recorded one: a modified, truncated or missing file
         raises IntegrityError naming it, and is never unpickled.
         """
-        if isinstance(task, str):
-            rows = self.tasks[self.tasks["model_file"] == task]
-            if rows.empty:
-                raise KeyError(f"{task}: no such task in {self.path / 'scores.parquet'}")
-            task = rows.iloc[0]
+        if isinstance(task, str) or "fold" not in task:
+            relative = task if isinstance(task, str) else task["model_file"]
+            rows = self.tasks[self.tasks["model_file"] == relative]
+            if len(rows):
+                task = rows.iloc[0]
+            elif (self.path / relative).with_suffix(".json").is_file():  # a refit after selection: in no table
+                task = pd.Series({**task_identity(relative), "model_sha256": None})
+            else:
+                raise KeyError(f"{relative}: no such model in {self.path} (no task in scores.parquet, no fit record)")
         path, expected = self._model_path_and_checksum(task)
         if expected is None or pd.isna(expected):
             raise IntegrityError(f"{path}: no checksum was recorded for this model; refusing to load it")
@@ -238,13 +265,126 @@ class Results:
         return stale
 
 
+def progress(path: str | Path) -> dict:
+    """How far an experiment's results are: ``status`` ('finished', or 'unfinished' when its last
+    run stopped, or still runs, before it wrote its run summary), ``scored`` (score files there),
+    ``planned`` (the fits its last run planned; None when unknown, e.g. for a copied directory) and
+    ``finished`` (when its last complete run ended)."""
+    path = Path(path)
+    try:
+        run = read_json(path / "run.json")
+    except (OSError, ValueError):
+        run = None
+    try:
+        started = read_json(run_started_record(path.name)).get("started")
+    except (OSError, ValueError):
+        started = None
+    plan = _plan(path)
+    finished = run.get("finished") if run else None
+    done = finished is not None and (started is None or str(finished) >= str(started))
+    return {"status": "finished" if done else "unfinished", "finished": finished,
+            "scored": sum(1 for _ in path.glob("scores/*/*/fold-*.parquet")),
+            "planned": plan.get("planned_fits") if plan else None}
+
+
+def _plan(path: Path) -> dict | None:
+    """The record of what the experiment's last run set out to do (written in this clone only)."""
+    try:
+        return read_json(plan_record(path.name))
+    except (OSError, ValueError):
+        return None
+
+
+def leaderboard_so_far(path: str | Path) -> tuple[pd.DataFrame, str | None]:
+    """What an unfinished experiment has scored: one row per configuration (its parameters where
+    the run's plan record has them, the folds scored and failed, the mean of each metric over its
+    scored CV folds), best first by the selection metric; and that metric's name (None if unknown).
+    The score files are checked as they are read."""
+    from ..experiment.tasks import SCORE_COLUMNS
+    from .aggregate import read_score_table
+
+    path = Path(path)
+    files = sorted(str(p) for p in path.glob("scores/*/*/fold-*.parquet"))
+    if not files:
+        return pd.DataFrame(columns=["model", "config_id"]), None
+    import pyarrow.parquet as pq
+
+    reserved = {name for name, _ in SCORE_COLUMNS}
+    metrics = [n for n in pq.read_schema(files[0]).names if n not in reserved]
+    scores = read_score_table(files, metrics).to_pandas()
+    cv = scores[~scores["fold"].isin(["full", "all"])]
+    grouped = cv.groupby(["model", "config_id"], sort=False)
+    table = grouped.agg(folds_scored=("fold", "size"), failed=("status", lambda s: int((s != "ok").sum())))
+    table = table.join(grouped[metrics].mean().add_suffix("_mean")).reset_index()
+    plan = _plan(path) or {}
+    params = {(c["model"], c["config_id"]): c["params"] for c in plan.get("configs", [])}
+    table.insert(2, "params", [json.dumps(params.get(k)) if k in params else None
+                               for k in zip(table["model"], table["config_id"])])
+    metric = plan.get("selection_metric") if plan.get("selection_metric") in metrics else (metrics[0] if metrics else None)
+    if metric is not None:
+        greater = plan.get("metrics", {}).get(metric, {}).get("greater_is_better", True)
+        table = table.sort_values(f"{metric}_mean", ascending=not greater, na_position="last", kind="stable")
+    return table.reset_index(drop=True), metric
+
+
+class QueryError(ValueError):
+    """A query that cannot run on a table: the message names the expression and the columns."""
+
+
+def query(table: pd.DataFrame, where: str) -> pd.DataFrame:
+    """``table.query(where)``, with numbers compared with ``fold`` read as fold names (folds are
+    text: '0', '1', 'full'); a mistake is one QueryError line with the columns there are."""
+    try:
+        return table.query(fold_names_as_text(where), engine="python")
+    except Exception as exc:  # pandas raises UndefinedVariableError, SyntaxError, TypeError, ...
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise QueryError(f"--where {where!r}: {reason}; the columns are: {', '.join(map(str, table.columns))}") from None
+
+
+def fold_names_as_text(where: str) -> str:
+    """``where`` with every number compared with ``fold`` (``fold == 2``, ``3 != fold``, ``fold in
+    [0, 1]``) quoted, since fold names are text."""
+    import io
+    import tokenize
+
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(where).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return where  # pandas says what is wrong with it
+    words = [t.string for t in tokens]
+    comparisons = {"==", "!=", "<", ">", "<=", ">="}
+    quoted, depth = set(), None  # depth: inside the brackets after `fold in`
+    for i, word in enumerate(words):
+        if depth is not None:
+            depth += word in "([" and word != ""
+            depth -= word in ")]" and word != ""
+            if tokens[i].type == tokenize.NUMBER:
+                quoted.add(i)
+            if depth == 0 and word in ")]":
+                depth = None
+        elif word == "in" and i and words[i - 1] == "fold":
+            depth = 0
+        elif tokens[i].type == tokenize.NUMBER and (words[max(0, i - 2):i] in (["fold", c] for c in comparisons)
+                                                    or words[i + 1:i + 3] in ([c, "fold"] for c in comparisons)):
+            quoted.add(i)
+    if not quoted:
+        return where
+    out = [(tokenize.STRING, repr(t.string)) if i in quoted else (t.type, t.string) for i, t in enumerate(tokens)]
+    return tokenize.untokenize(out).strip()
+
+
 def experiment_table(root: str | Path = RESULTS_ROOT) -> pd.DataFrame:
-    """One row per experiment under ``root``: its name, config file, last run, tasks and failures,
-    winner and report (from each experiment's ``run.json``, written at the end of its last run)."""
+    """One row per experiment under ``root``: its name, status (finished, or unfinished with its
+    progress), config file, last run, fits and failures, winner and report (from each experiment's
+    ``run.json``, written at the end of its last run)."""
     rows = []
     for path in experiments(root):
-        row = {"experiment": path.name, "config_file": None, "finished": None, "tasks": None, "failed": None,
-               "winner": None, "score": None, "report": str(path / "report.html") if (path / "report.html").is_file() else None}
+        done = progress(path)
+        status = done["status"] if done["status"] == "finished" else (
+            f"unfinished: {done['scored']}" + (f" of {done['planned']}" if done["planned"] else "") + " fits scored")
+        row = {"experiment": path.name, "status": status, "config_file": None, "finished": None, "fits": None,
+               "failed": None, "winner": None, "score": None,
+               "report": str(path / "report.html") if (path / "report.html").is_file() else None}
         try:
             run = read_json(path / "run.json")
         except (OSError, ValueError):
@@ -255,10 +395,10 @@ def experiment_table(root: str | Path = RESULTS_ROOT) -> pd.DataFrame:
             families = run.get("families", {}).values()
             winner = run.get("winner")
             row.update(config_file=run.get("config_file"), finished=str(run.get("finished", ""))[:19].replace("T", " "),
-                       tasks=sum(f["tasks"] for f in families), failed=sum(f["failed"] for f in families))
+                       fits=sum(f.get("fits", f["tasks"]) for f in families), failed=sum(f["failed"] for f in families))
             if winner:
                 row.update(winner=f"{winner['model']} {format_params(winner['params'])}",
-                           score=f"{run['selection_metric']} {format_score(winner['value'], winner.get('sem'))}")
+                           score=f"{run['selection_metric']} {format_score(winner['value'], winner.get('se', winner.get('sem')))}")
         rows.append(row)
-    return pd.DataFrame(rows, columns=["experiment", "config_file", "finished", "tasks", "failed", "winner", "score",
-                                       "report"])
+    return pd.DataFrame(rows, columns=["experiment", "status", "config_file", "finished", "fits", "failed", "winner",
+                                       "score", "report"])

@@ -5,7 +5,9 @@ Each kind of artifact is checked the way the jobs that read it check it:
 - a fit's metadata (``fits/<model>/<config_id>/fold-<f>.json``, and the refits under ``models/``):
   valid JSON whose content matches the checksum recorded when it was written, of the task its
   path names;
-- a fitted model (``.joblib`` beside it): the SHA-256 its metadata recorded;
+- a fitted model (``.joblib`` beside it): the SHA-256 its metadata recorded; with keep_models: all,
+  a model its fit recorded must be there (a missing one is listed, and ``--repair`` removes its fit
+  record and score so that the same snakemake command fits it again);
 - a score file (``scores/<model>/<config_id>/fold-<f>.parquet``): readable, every page checksum
   right, one row, of the task its path names and of the model its fit wrote;
 - a gathered shard (``shards/scores-<prefix>.parquet``): readable, only the tasks of its prefix;
@@ -52,6 +54,7 @@ def verify(results: str | os.PathLike) -> list[Problem]:
             return None
 
     recorded: dict[Path, str] = {}  # fit metadata -> the model SHA-256 it recorded
+    keeps_all = keeps_every_model(root)
     for kind in ("fits", "models"):
         for meta_path in sorted((root / kind).glob("*/*/fold-*.json")):
             meta = check(meta_path, lambda p: read_checked_json(p, **task_identity(p)))
@@ -59,8 +62,11 @@ def verify(results: str | os.PathLike) -> list[Problem]:
                 continue
             recorded[meta_path] = meta.get("model_sha256")
             model_path = meta_path.with_suffix(".joblib")
-            if model_path.exists():  # temporary models are gone once scored (keep_models: none)
+            if model_path.exists():
                 check(model_path, lambda p: check_checksum(p, meta.get("model_sha256")))
+            elif kind == "fits" and keeps_all and meta.get("model_sha256"):
+                # Temporary models are gone once scored (keep_models: none or best); kept ones must be there.
+                problems.append(Problem(model_path, "missing: the fit recorded it and keep_models is all"))
     for kind, pattern in (("scores", "*/*/fold-*.parquet"), ("models", "*/*/fold-*.parquet")):
         for score_path in sorted((root / kind).glob(pattern)):
             fit = root / ("fits" if kind == "scores" else "models") / score_path.relative_to(root / kind)
@@ -74,6 +80,18 @@ def verify(results: str | os.PathLike) -> list[Problem]:
         if (root / name).exists():
             check(root / name, read_json)
     return problems
+
+
+def keeps_every_model(root: Path) -> bool:
+    """Whether the experiment keeps every fitted model (keep_models: all): as its last run summary
+    says, else as its files say (some model file under fits/ is there)."""
+    try:
+        policy = read_json(root / "run.json").get("keep_models")
+    except (OSError, ValueError):
+        policy = None
+    if policy is not None:
+        return policy == "all"
+    return next((root / "fits").glob("*/*/fold-*.joblib"), None) is not None
 
 
 def _score_row(path: Path, model_sha256: str | None) -> None:

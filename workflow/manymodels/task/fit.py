@@ -77,6 +77,19 @@ def fit_task(
     return {"status": meta["status"], "log": "\n".join(lines + ([tb] if tb else []))}
 
 
+def record_failed_fit(*, model: str, config_id: str, fold: str, error_type: str, error: str, out_model: str,
+                      out_meta: str) -> dict:
+    """Record a fit that its process could not finish (its worker crashed, or it ran past its time or
+    memory limit: ``error_type`` WorkerCrash, TimeLimit or MemoryLimit) as a failed row, as a fit
+    that raised is: its model file holds None and its metadata says what happened."""
+    meta = {"model": model, "config_id": config_id, "fold": fold, "status": "failed", "error_type": error_type,
+            "error": error, "n_train": None, "seed": None, "fitted_at": datetime.now(timezone.utc).isoformat(),
+            "fit_seconds": None, "n_warnings": 0, "first_warning": None, "converged": None, "n_iter": None}
+    meta.update(write_joblib(None, out_model))
+    write_checked_json(meta, out_meta)
+    return {"status": "failed", "log": f"{model} {config_id} fold {fold}: failed, {error_type}: {error}"}
+
+
 def _with_resource(fold: str, X, y, kwargs: dict):
     """The training rows and kwargs of a halving rung's fit: a subsample of the rows drawn from the
     (fold, fraction) alone, so every configuration of a rung sees the same rows; or the resource

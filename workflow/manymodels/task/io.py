@@ -218,22 +218,34 @@ def load_split(*, data: str, folds: str | None, fold: str, features: list[str], 
 
     ``folds`` is results/data/folds.parquet for a CV fold, results/data/holdout.parquet for fold
     'full' (every row but the held-out test set; the test part is that set) and None for fold
-    'all' (every row: the final refit). X is a DataFrame, so pipelines can select columns by name.
+    'all' (every row: the final refit). X is a DataFrame, so pipelines can select columns by name;
+    each task gets its own copy of its rows (the columns and each fold's row numbers are read once
+    per worker and file version).
     """
-    from ..experiment.data import TEST, TRAIN
-
-    frame = read_parquet_cached(data)
-    X = frame[features]
-    y = frame[label].to_numpy() if label else None
+    X, y = _columns(_file_key(data), tuple(features), label)
     fold = fold.partition("~")[0]  # a rung of successive halving ('3~1of9') tests on its whole fold
     if fold == "all":
-        train = test = None
-    elif fold == "full":
-        test = read_parquet_cached(folds)["holdout"].to_numpy()
-        train = ~test
-    else:
-        codes = read_parquet_cached(folds)[fold].to_numpy()
-        train, test = codes == TRAIN, codes == TEST
-    if train is None:
-        return X, y, X.iloc[:0], (y[:0] if y is not None else None)
-    return X[train], (y[train] if y is not None else None), X[test], (y[test] if y is not None else None)
+        return X.copy(), (y.copy() if y is not None else None), X.iloc[:0], (y[:0] if y is not None else None)
+    train, test = _fold_rows(_file_key(folds), fold)
+    return X.take(train), (y[train] if y is not None else None), X.take(test), (y[test] if y is not None else None)
+
+
+@lru_cache(maxsize=4)
+def _columns(key: tuple[str, int, int], features: tuple[str, ...], label: str | None):
+    """The feature columns and the label of a prepared data file (read-only: callers take copies)."""
+    frame = _read_parquet_cached(key)
+    return frame[list(features)], (frame[label].to_numpy() if label else None)
+
+
+@lru_cache(maxsize=64)
+def _fold_rows(key: tuple[str, int, int], fold: str):
+    """The row numbers of a fold's training and test rows (fold 'full': all but the held-out rows)."""
+    import numpy as np
+
+    from ..experiment.data import TEST, TRAIN
+
+    if fold == "full":
+        test = _read_parquet_cached(key)["holdout"].to_numpy()
+        return np.flatnonzero(~test), np.flatnonzero(test)
+    codes = _read_parquet_cached(key)[fold].to_numpy()
+    return np.flatnonzero(codes == TRAIN), np.flatnonzero(codes == TEST)

@@ -66,6 +66,59 @@ def compute_metric(spec: dict, est, X, y) -> float:
     return float(method(X, y) if spec.get("needs_y") else method(X))
 
 
+# A count-like parameter (components, clusters) this close to the number of training rows leaves
+# about two rows or fewer per component: a fit that memorises rows rather than finding structure.
+ROWS_PER_COMPONENT = 2
+# A mixture component's variance this close to its regularisation floor has collapsed onto a point.
+COLLAPSED_VARIANCE = 10
+
+
+def diagnose(est, n_train: int) -> str | None:
+    """Why a fit that succeeded is degenerate, in words, or None: more free parameters than training
+    rows, about one component (or cluster) per row or two, a mixture component holding less than
+    one row or collapsed onto a point (its variance at the regularisation floor). Selection criteria
+    such as BIC can reward exactly these fits (a collapsed component has unbounded likelihood), so
+    the report warns when a pick is one of them."""
+    import numpy as np
+
+    learner = final_step(est)
+    found = []
+    n_parameters = getattr(learner, "_n_parameters", None)
+    if callable(n_parameters):
+        try:
+            k = int(n_parameters())
+        except Exception:  # a private helper: never let it fail a score
+            k = None
+        if k is not None and k >= n_train:
+            found.append(f"more free parameters ({k}) than training rows ({n_train})")
+    for name in ("n_components", "n_clusters"):
+        value = getattr(learner, name, None)
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value * ROWS_PER_COMPONENT >= n_train:
+            found.append(f"{name}={int(value)} for {n_train} training rows (about {n_train / value:.1f} rows each)")
+    weights = getattr(learner, "weights_", None)
+    if weights is not None and np.size(weights) and float(np.min(weights)) * n_train < 1:
+        found.append(f"a component holds less than one row (weight {float(np.min(weights)):.2g})")
+    floor = getattr(learner, "reg_covar", None)
+    covariances = getattr(learner, "covariances_", None)
+    kind = getattr(learner, "covariance_type", None)
+    if floor and covariances is not None and _smallest_variance(covariances, kind) <= COLLAPSED_VARIANCE * floor:
+        found.append("a component collapsed onto a point (its variance at reg_covar)")
+    if getattr(learner, "converged_", True) is False:
+        found.append("did not converge")
+    return "; ".join(found) or None
+
+
+def _smallest_variance(covariances, covariance_type: str | None) -> float:
+    """The smallest variance of a mixture's covariances: the smallest eigenvalue of full or tied
+    covariance matrices, the smallest entry of diagonal or spherical ones."""
+    import numpy as np
+
+    c = np.asarray(covariances, dtype=float)
+    if covariance_type in ("full", "tied") and c.ndim >= 2:
+        return float(np.min(np.linalg.eigvalsh(c)))
+    return float(np.min(c))
+
+
 def score_task(
     *,
     metrics: dict[str, dict],
@@ -85,7 +138,7 @@ def score_task(
     meta = read_checked_json(fit_meta, **task_identity(fit_meta))
     start = time.perf_counter()
     values = {name: math.nan for name in metrics}
-    problems = []
+    problems, degenerate = [], None
     ok = meta["status"] == "ok"
     if "progressive" in meta:  # a streaming fit scored itself while it learnt
         n_test = 0
@@ -98,6 +151,7 @@ def score_task(
         n_test = len(X_test)
         if ok:
             est = load_checked_model(fit_model, expected=meta["model_sha256"])
+            degenerate = diagnose(est, len(X_train))
             for name, spec in metrics.items():
                 X, y = (X_test, y_test) if spec["on"] == "test" else (X_train, y_train)
                 try:
@@ -110,6 +164,7 @@ def score_task(
         score_seconds=time.perf_counter() - start,
         scored_at=datetime.now(timezone.utc).isoformat(),
         score_error="; ".join(problems) or None,
+        degenerate=degenerate,
         **values,
     )
     write_row(row, metrics, out_scores)
