@@ -49,7 +49,13 @@ ROLE = process_role(workflow, sys.argv[1:])
 # A local run's fit and score jobs go to the pool without a thread each (the manymodels executor, see
 # manymodels.engine.internals) and claim no core of Snakemake's: the pool's workers are the cores, and
 # every ready task waits in its queue.
-POOL_DISPATCH = ROLE == "local" and not workflow.output_settings.dryrun and use_manymodels_executor()
+# (MANYMODELS_EXECUTOR=local keeps Snakemake's own local executor: a thread per job, for comparison.)
+POOL_DISPATCH = (
+    ROLE == "local"
+    and not workflow.output_settings.dryrun
+    and os.environ.get("MANYMODELS_EXECUTOR", "manymodels") == "manymodels"
+    and use_manymodels_executor()
+)
 TASK_THREADS = 0 if POOL_DISPATCH else 1
 ON_CLUSTER = ROLE != "local"
 adapt_cluster_execution(workflow, ROLE, sys.argv[1:])

@@ -26,7 +26,6 @@ from snakemake.executors.local import common_settings as local_settings
 from snakemake.exceptions import print_exception
 from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
 from snakemake_interface_executor_plugins.settings import CommonSettings, ExecutorSettingsBase
-from snakemake_interface_logger_plugins.common import LogEvent
 
 # Local execution, as Snakemake's own local executor.
 common_settings = CommonSettings(
@@ -57,7 +56,6 @@ REPORT_EVERY = 0.01
 class Executor(LocalExecutor):
     def __post_init__(self):
         super().__post_init__()
-        self._full_job_info = self._every_job_in_full()
         self._closed = False  # once Snakemake has stopped the run, late tasks are not reported
         self._finished: list = []
         self._finished_lock = threading.Condition()
@@ -74,32 +72,17 @@ class Executor(LocalExecutor):
             else:
                 self._run_task(job, call)
 
-    def _every_job_in_full(self) -> bool:
-        """Whether each job is to be logged as Snakemake logs it (--logger-manymodels-jobs, --verbose, or
-        a console other than the manymodels logger)."""
-        settings = self.workflow.output_settings
-        handlers = getattr(settings, "log_handler_settings", {}) or {}
-        ours = handlers.get("manymodels")
-        return bool(getattr(settings, "verbose", False) or ours is None or getattr(ours, "jobs", False))
-
     def _run_task(self, job, call) -> None:
-        if self._full_job_info:
+        # The manymodels console counts the job (which rule its id is) without a log record per job; any
+        # other console (or --logger-manymodels-jobs, --verbose) gets Snakemake's own record of it.
+        console = sys.modules.get("snakemake_logger_plugin_manymodels")
+        if console is None or not console.note_job(job.jobid, job.rule.name):
             self.run_job_pre(job)
-        else:
-            self._log_job(job)
         job_info = SubmittedJobInfo(job=job)
-        self.report_job_submission(job_info)
+        # No incomplete markers: a task writes each of its files atomically, so a file of a killed run is
+        # whole or absent, and Snakemake redoes a job whose file is absent.
+        self.report_job_submission(job_info, register_job=False)
         call.submit().add_done_callback(lambda done: self._task_done(job_info, done))
-
-    def _log_job(self, job) -> None:
-        """The one short record of a job the manymodels console needs (which rule a job id is)."""
-        self.logger.info(
-            f"rule {job.rule.name}: jobid {job.jobid}",
-            extra=dict(event=LogEvent.JOB_INFO, jobid=job.jobid, rule_name=job.rule.name, rule_msg=None,
-                       local=False, input=[], output=[], log=[], benchmark=None, wildcards=job.wildcards_dict,
-                       reason="", resources={}, priority=0, threads=job.threads, indent=False,
-                       is_checkpoint=False, printshellcmd=False, is_handover=False, shellcmd=None),
-        )
 
     def shutdown(self):
         self._closed = True

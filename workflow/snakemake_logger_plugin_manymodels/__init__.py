@@ -121,6 +121,22 @@ def fit_failures() -> int:
     return _fit_failures
 
 
+# The handler of this process (the console), for an executor that tells it of a job directly rather
+# than through a log record per job (the manymodels executor plugin, for fit and score jobs).
+_console = None
+
+
+def note_job(jobid, rule: str) -> bool:
+    """Count a job of ``rule`` as scheduled, as a JOB_INFO record would; False when no manymodels
+    console runs in this process (then the job is to be logged as usual)."""
+    if _console is None:
+        return False
+    _console.state.rule_of[jobid] = rule
+    _console.state.scheduled[rule] = _console.state.scheduled.get(rule, 0) + 1
+    _console.state.totals[rule] = max(_console.state.totals.get(rule, 0), _console.state.scheduled[rule])
+    return True
+
+
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
@@ -214,6 +230,7 @@ class LogHandler(LogHandlerBase):
     """Snakemake logger plugin ``manymodels`` (see the module docstring)."""
 
     def __post_init__(self) -> None:
+        global _console
         self.stream = sys.stdout if getattr(self.common_settings, "stdout", False) else sys.stderr
         self.live = self.stream.isatty() and os.environ.get("TERM") != "dumb"
         self.state = RunState()
@@ -236,6 +253,8 @@ class LogHandler(LogHandlerBase):
             from snakemake.logging import DefaultFormatter
 
             self.job_formatter = DefaultFormatter(getattr(self.common_settings, "quiet", None), self.show_failed_logs)
+        elif not self.verbose:
+            _console = self  # an executor may count jobs here instead of logging each (note_job)
 
     # What Snakemake needs to know about this handler.
     @property

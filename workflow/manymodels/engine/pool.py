@@ -111,7 +111,6 @@ class _Worker:
         self.warmed = False
         self.started = 0.0
         self.killed_for: str | None = None
-        self.oom_kills = 0
 
 
 class Pool:
@@ -132,6 +131,11 @@ class Pool:
         self._lock = threading.Lock()
         self._ids = itertools.count()
         self._wake_r, self._wake_w = os.pipe()
+        import selectors
+
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._oom_seen = _oom_kills()
         self._warm: tuple[str, ...] = ()
         self._closed = False
         self._thread = threading.Thread(target=self._manage, name="manymodels-pool", daemon=True)
@@ -165,23 +169,25 @@ class Pool:
                 worker.process.kill()
 
     # The manager thread: hands tasks to idle workers, reads results, replaces dead workers, and
-    # stops tasks past their time.
+    # stops tasks past their time. One selector, kept across loops, watches the wake-up pipe and
+    # each worker's connection and exit (re-registering every file on every loop cost more than the
+    # tasks' own messages).
     def _manage(self) -> None:
-        from multiprocessing.connection import wait
-
         while not self._closed:
-            busy = [w for w in self._workers if w.task is not None]
-            waitables = [self._wake_r] + [w.conn for w in busy] + [w.process.sentinel for w in self._workers]
             try:
-                ready = set(wait(waitables, timeout=self._next_deadline()))
-            except OSError:  # a connection closed under us: look again
-                ready = set()
-            if self._wake_r in ready:
-                os.read(self._wake_r, 65536)
-            for worker in list(self._workers):
-                if worker.task is not None and worker.conn in ready:
+                events = self._selector.select(timeout=self._next_deadline())
+            except OSError:  # a file closed under us: look again
+                events = []
+            for key, _ in events:
+                if key.data is None:
+                    os.read(self._wake_r, 65536)
+                    continue
+                worker, what = key.data
+                if worker not in self._workers:
+                    continue
+                if what == "result" and worker.task is not None:
                     self._receive(worker)
-                if worker.process.sentinel in ready or not worker.process.is_alive():
+                elif what == "exit":
                     self._buried(worker)
             self._stop_overdue()
             self._assign()
@@ -197,7 +203,7 @@ class Pool:
                 worker = idle.pop() if idle else self._start_worker()
                 task = (self._urgent or self._queue).popleft()
                 task.attempts += 1
-                worker.task, worker.started, worker.oom_kills = task, time.monotonic(), _oom_kills()
+                worker.task, worker.started = task, time.monotonic()
                 try:
                     worker.conn.send_bytes(task.payload)
                 except OSError:  # the worker died as it was given the task: counted as its death
@@ -205,38 +211,56 @@ class Pool:
             # More workers than asked for (a smaller pool was asked for): the idle ones leave.
             while len(self._workers) > self.n_workers and idle:
                 worker = idle.pop()
-                self._workers.remove(worker)
-                worker.conn.close()
+                self._forget(worker)
                 worker.process.kill()
-            # A worker with nothing to do imports what later tasks will need (see warm_when_idle).
+            # A worker with nothing to do imports what later tasks will need (see warm_when_idle): as many
+            # workers as the machine has cores, the most such tasks that can run at once.
+            warmed = sum(w.warmed for w in self._workers)
             for worker in idle:
-                if self._warm and not worker.warmed:
+                if self._warm and not worker.warmed and warmed < (os.cpu_count() or 1):
+                    warmed += 1
                     worker.warmed = True
                     task = _Task(next(self._ids), _warm_payload(self._warm), "warm_up", None, Future())
                     task.attempts = 1
-                    worker.task, worker.started, worker.oom_kills = task, time.monotonic(), _oom_kills()
+                    worker.task, worker.started = task, time.monotonic()
                     try:
                         worker.conn.send_bytes(task.payload)
                     except OSError:
                         pass
 
     def _start_worker(self) -> _Worker:
+        import selectors
+
         # The forkserver, started with the first worker, loads BLAS single-threaded; and a worker does not
         # run the script this process was started from again (multiprocessing re-imports the main module of
         # a process started as a script, such as the `snakemake` command: a second or more per worker).
         with _environ(SINGLE_THREADED), _main_module_hidden():
             worker = _Worker(self.context, self._alive_r)
         self._workers.append(worker)
+        self._selector.register(worker.conn, selectors.EVENT_READ, (worker, "result"))
+        self._selector.register(worker.process.sentinel, selectors.EVENT_READ, (worker, "exit"))
         return worker
 
-    def _receive(self, worker: _Worker) -> None:
+    def _forget(self, worker: _Worker) -> None:
+        """Stop watching a worker that is gone (or sent away)."""
+        if worker in self._workers:
+            self._workers.remove(worker)
+        for file in (worker.conn, worker.process.sentinel):
+            try:
+                self._selector.unregister(file)
+            except (KeyError, ValueError, OSError):
+                pass
+        worker.conn.close()
+
+    def _receive(self, worker: _Worker) -> bool:
+        """Read one message of a worker; False when there is none to read (it ended)."""
         try:
             status, value = pickle.loads(worker.conn.recv_bytes())
         except (EOFError, OSError):
-            return  # it died: its sentinel says so
+            return False  # it died: its sentinel says so
         if status == "started":  # a task with a time limit: its clock starts now, not while its worker woke up
             worker.started = time.monotonic()
-            return
+            return True
         task, worker.task = worker.task, None
         if status == "ok":
             task.future.set_result(value)
@@ -248,13 +272,17 @@ class Pool:
             task.future.set_exception(StoppedOnRequest(STOPPED))
         else:
             task.future.set_exception(value)
+        return True
 
     def _buried(self, worker: _Worker) -> None:
         """A worker ended: what it was running ends with it (or runs again), and it is replaced."""
         worker.process.join(timeout=1)
-        if worker in self._workers:
-            self._workers.remove(worker)
-        worker.conn.close()
+        try:  # what it sent before it ended (a result, a memory overrun) is read first
+            while worker.task is not None and worker.conn.poll() and self._receive(worker):
+                pass
+        except (OSError, EOFError):
+            pass
+        self._forget(worker)
         task, worker.task = worker.task, None
         if task is None or task.future.done():
             return
@@ -269,8 +297,10 @@ class Pool:
             with self._lock:
                 (self._urgent if task.urgent else self._queue).appendleft(task)  # once more, on a fresh worker
         else:
-            task.future.set_exception(TaskFailure("WorkerCrash", _death(code, _oom_kills() > worker.oom_kills)
-                                                  + f" (twice: it was run again on a fresh worker)"))
+            now = _oom_kills()
+            oom, self._oom_seen = now > self._oom_seen, now
+            task.future.set_exception(TaskFailure("WorkerCrash", _death(code, oom)
+                                                  + " (twice: it was run again on a fresh worker)"))
 
     def _stop_overdue(self) -> None:
         now = time.monotonic()
