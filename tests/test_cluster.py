@@ -31,7 +31,8 @@ def test_each_role_runs_its_tasks_where_its_cpus_are(monkeypatch):
     assert cluster.pool_settings("submission", cores=1, local_cores=None, dryrun=False)["in_process"] is True
     assert cluster.pool_settings("step", cores=8, local_cores=None, dryrun=False) == {"n_workers": 3, "in_process": False}
     monkeypatch.setattr(cluster, "step_cpus", lambda cores: 1)
-    assert cluster.pool_settings("step", cores=1, local_cores=None, dryrun=False) == {"n_workers": 1, "in_process": True}
+    # one CPU: still a worker process, so that a crash or a limit costs one row, not the submission
+    assert cluster.pool_settings("step", cores=1, local_cores=None, dryrun=False) == {"n_workers": 1, "in_process": False}
 
 
 def test_a_step_uses_no_more_cpus_than_slurm_gave_it(monkeypatch):

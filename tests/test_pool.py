@@ -131,3 +131,27 @@ def test_a_task_over_its_memory_is_stopped_and_the_next_has_its_own_budget():
     assert over.value.error_type == "MemoryLimit"
     assert run_task(allocates, n_workers=1, mb=50, limits=Limits(memory_mb=100)) == 50 * 2**20 / 8
     assert run_task(allocates, n_workers=1, mb=400) == 400 * 2**20 / 8  # no limit, no bound
+
+
+def test_workers_import_the_package_from_this_process_s_path_not_the_installed_copy(tmp_path):
+    """A workflow copy with edited code runs that code in the workers (the forkserver of Python 3.11
+    preloads from its own default path otherwise, which finds the installed package)."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import manymodels
+
+    shadow = tmp_path / "shadow"
+    shutil.copytree(Path(manymodels.__file__).parent, shadow / "manymodels",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    with open(shadow / "manymodels/task/io.py", "a") as fh:  # a module the forkserver preloads
+        fh.write("\n\ndef where():\n    return __file__\n")
+    script = (f"import sys; sys.path.insert(0, {str(shadow)!r})\n"
+              "from manymodels.engine.pool import run_task, start_server\n"
+              "start_server(['manymodels.task.score'])\n"  # as the workflow does
+              "print(run_task('manymodels.task.io:where', n_workers=1))\n")
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == str(shadow / "manymodels/task/io.py")

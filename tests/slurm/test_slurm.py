@@ -135,3 +135,25 @@ def test_a_grouped_submission_uses_the_cpu_it_asks_for(tmp_path):
     assert grouped["cpus"] == 1 and grouped["wall_seconds"] > 2 * max(others), efficiency
     print(f"\ngrouped submission: {grouped}")
     assert grouped["efficiency"] > 0.8, grouped
+
+
+def test_a_fit_that_crashes_or_runs_past_a_limit_on_slurm_is_one_failed_row(tmp_path):
+    """On a node as on a workstation (tests/integration/test_crashes.py): a submission runs its
+    pairs on a worker process even with one CPU, so a fit that segfaults, is SIGKILLed, allocates
+    past limits.memory_mb or sleeps past limits.fit_seconds is a failed row saying so, and the
+    grouped submission (and every other configuration) finishes."""
+    from test_crashes import CONFIG, MODULE
+
+    root = make_workflow(tmp_path / "wf", {})
+    (root / "configs").mkdir()
+    (root / "configs" / "trouble.py").write_text(MODULE)
+    (root / "configs" / "trouble.yaml").write_text(CONFIG)
+    result = snakemake_on_slurm(root, "--configfile", "configs/trouble.yaml")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-8000:]
+    assert [name for name in submitted_jobs(output) if name.startswith("group_fit_score")], output[-8000:]
+    scores = pd.read_parquet(root / "results/trouble/scores.parquet")
+    kinds = scores.groupby("how")["error_type"].agg(lambda e: set(e.fillna("")))
+    assert kinds.to_dict() == {"nothing": {""}, "segfault": {"WorkerCrash"}, "sigkill": {"WorkerCrash"},
+                               "hog": {"MemoryLimit"}, "sleep": {"TimeLimit"}}, scores
+    assert scores.loc[scores["how"] == "nothing", "accuracy"].notna().all()

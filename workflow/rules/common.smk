@@ -16,6 +16,7 @@ from manymodels.engine.cluster import (
     load_checked,
     pool_settings,
     process_role,
+    profile_node_process,
     record_cpu_use,
     save_checked,
     step_cpus,
@@ -68,6 +69,7 @@ POOL = pool_settings(
 )
 if ROLE in ("submission", "step"):
     record_cpu_use(EXPERIMENT, ROLE, step_cpus(_cores))
+    profile_node_process(ROLE)  # only with MANYMODELS_PROFILE_NODE (benchmarks/bench_coordinator.py --slurm)
 
 # The workers are forked from a server that imports what the tasks need once: started now, it
 # imports them while this process reads the rest of the workflow.

@@ -2,14 +2,20 @@
 to the pool of warm workers.
 
 Snakemake's local executor runs every job in a thread of its own, after preparing it (its output
-folders, its old outputs) and logging it in full (about 20 fields, formatted for the log file); per
-fit or score job that cost the Snakemake process about 2 ms of its CPU, on jobs whose whole work is
-done in another process. This executor (``--executor manymodels``, set in profiles/default) runs
-the jobs of the rules the workflow registered (:mod:`manymodels.engine.dispatch`) differently: it
-builds their task from the job, submits it to the pool and reports the job finished from the
-pool's callback; it logs such a job in one short record and leaves their folders to the tasks
-(every artifact is written atomically, into a folder the writer makes). Every other job runs as the
-local executor runs it.
+folders, its old outputs), marking it incomplete and logging it in full (about 20 fields, formatted
+for the log file); per fit or score job that cost the Snakemake process about 2 ms of its CPU, on
+jobs whose whole work is done in another process. This executor runs the jobs of the rules the
+workflow registered (:mod:`manymodels.engine.dispatch`) differently: it builds their task from the
+job, submits it to the pool and reports the jobs finished from the pool's callbacks, many at once
+(every ``REPORT_EVERY`` seconds). The manymodels console counts such a job without a log record
+(``note_job``; any other console gets Snakemake's record); no incomplete marker is written (a task
+writes each file atomically, so a killed run leaves a file whole or absent) and their folders are
+left to the tasks (every artifact is written into a folder its writer makes). Every other job runs
+as the local executor runs it.
+
+A local run uses it without being asked: the workflow puts it in place of the local executor
+(:func:`manymodels.engine.internals.use_manymodels_executor`); ``--executor manymodels`` names it,
+and ``MANYMODELS_EXECUTOR=local`` keeps Snakemake's own (a thread per job), for comparison.
 
 Like ``snakemake_logger_plugin_manymodels``, Snakemake imports this module before it reads the
 Snakefile: it imports nothing of ``manymodels`` at import time, and uses the workflow's own copy

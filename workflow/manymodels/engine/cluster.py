@@ -10,8 +10,9 @@ Four kinds of Snakemake process read the Snakefile:
   hands the job (a group of (fit, score) pairs) to ``srun``, so it reads the config check's result
   that the login process left (``experiment.json``) instead of importing scikit-learn to redo it.
 - ``step``: what ``srun`` starts inside that submission. It runs the group's tasks on as many
-  warm worker processes as CPUs the submission was given (in the process itself when that is one),
-  so the CPUs a submission asks for are the CPUs it uses.
+  warm worker processes as CPUs the submission was given (one worker for one CPU: the process
+  itself only waits), so the CPUs a submission asks for are the CPUs it uses, and a fit that
+  crashes its worker or runs past its limits is a failed row there as on a workstation.
 
 A grouped submission must run as one warm process on its node (the two fixes in :mod:`.internals`,
 applied each in the process where it matters). Each node-side process records its CPU time and
@@ -65,9 +66,8 @@ def pool_settings(role: str, *, cores: int, local_cores: int | None, dryrun: boo
     if role == "local":
         n = 1 if dryrun else max(1, min(cores, local_cores or cores))
         return {"n_workers": n, "in_process": False}
-    if role == "step":
-        n = step_cpus(cores)
-        return {"n_workers": n, "in_process": n == 1}
+    if role == "step":  # a worker per CPU, even one: a fit that crashes or hangs loses only its own row
+        return {"n_workers": step_cpus(cores), "in_process": False}
     return {"n_workers": 1, "in_process": role == "submission"}
 
 
@@ -150,6 +150,28 @@ def record_cpu_use(experiment: str, role: str, cpus: int) -> Path | None:
                     "end": time.time(), "cpu_seconds": cpu}, path)
 
     atexit.register(record)
+    return path
+
+
+def profile_node_process(role: str) -> Path | None:
+    """Where ``MANYMODELS_PROFILE_NODE`` names a folder (benchmarks/bench_coordinator.py --slurm): have
+    py-spy sample this node-side process (the thread holding the interpreter lock, 200 times a
+    second) until it exits, into ``<folder>/<job>-<role>-<pid>.txt``."""
+    folder = os.environ.get("MANYMODELS_PROFILE_NODE")
+    if not folder:
+        return None
+    import shutil
+    import subprocess
+    import sys
+
+    py_spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
+    if py_spy is None:
+        return None
+    path = Path(folder, f"{os.environ.get('SLURM_JOB_ID', 'nojob')}-{role}-{os.getpid()}.txt")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.Popen([py_spy, "record", "--gil", "--format", "raw", "--rate", "200", "--pid", str(os.getpid()),
+                      "--output", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True)
     return path
 
 

@@ -234,7 +234,7 @@ class Pool:
         # The forkserver, started with the first worker, loads BLAS single-threaded; and a worker does not
         # run the script this process was started from again (multiprocessing re-imports the main module of
         # a process started as a script, such as the `snakemake` command: a second or more per worker).
-        with _environ(SINGLE_THREADED), _main_module_hidden():
+        with _environ(_server_environ()), _main_module_hidden():
             worker = _Worker(self.context, self._alive_r)
         self._workers.append(worker)
         self._selector.register(worker.conn, selectors.EVENT_READ, (worker, "result"))
@@ -360,6 +360,19 @@ def _main_module_hidden():
             main.__file__ = path
 
 
+def _server_environ() -> dict:
+    """The environment the forkserver starts in: BLAS single-threaded, and this process's ``sys.path``
+    as PYTHONPATH, so the workers import the workflow's own copy of the package (and the config's
+    modules), not whichever copy is installed: the forkserver of Python 3.11 ignores the ``sys_path``
+    it is handed and preloads from its default path (cpython gh-117378, fixed from 3.12.8 on; this
+    PYTHONPATH workaround is the one given there, and harmless where the fix is in)."""
+    import sys
+
+    path = [os.path.abspath(entry or os.curdir) for entry in sys.path]
+    inherited = os.environ.get("PYTHONPATH")
+    return {**SINGLE_THREADED, "PYTHONPATH": os.pathsep.join(dict.fromkeys([*path, *filter(None, [inherited])]))}
+
+
 @contextmanager
 def _environ(values: dict):
     saved = {k: os.environ.get(k) for k in values}
@@ -392,7 +405,7 @@ def start_server(modules: list[str]) -> None:
     from multiprocessing import forkserver
 
     preload(modules)
-    with _environ(SINGLE_THREADED), _main_module_hidden():
+    with _environ(_server_environ()), _main_module_hidden():
         forkserver.ensure_running()
 
 
