@@ -5,7 +5,7 @@ VENV := .venv
 CORES ?= all
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-scale slurm-profile clean
+.PHONY: run test test-fast bench bench-scale slurm-profile clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q -rs $(PYTEST_ARGS)
+
+# While working: the unit tests and a few tiny workflow runs (about 4 minutes on 2 cores).
+test-fast: $(STAMP)
+	$(VENV)/bin/pytest -q -rs -m "fast or not (integration or slurm)" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_default.py --cores $(if $(filter all,$(CORES)),$(shell nproc),$(CORES))

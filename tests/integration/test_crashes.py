@@ -75,6 +75,7 @@ def experiment(tmp_path_factory):
     return root, run.stdout + run.stderr, time.monotonic() - start
 
 
+@pytest.mark.fast
 def test_each_kind_of_trouble_is_a_failed_row_saying_what_happened(experiment):
     root, _, _ = experiment
     scores = pd.read_parquet(root / "results/trouble/scores.parquet")

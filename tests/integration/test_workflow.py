@@ -67,6 +67,7 @@ def scheduled_ids(jobs, rule):
     return {w["config_id"] for r, w in jobs if r == rule}
 
 
+@pytest.mark.fast
 def test_run_writes_tables_plots_and_report(finished):
     root, result = finished
     scores = pd.read_parquet(root / "results/config/scores.parquet")
@@ -100,6 +101,7 @@ def test_snakemake_report_collects_plots_tables_and_the_selection(rerun):
     assert "practically equivalent" in selection
 
 
+@pytest.mark.fast
 def test_unchanged_rerun_schedules_nothing(rerun):
     root, _ = rerun
     assert planned_jobs(root) == []
@@ -129,6 +131,7 @@ def test_the_shortcut_defers_to_snakemake_after_any_change(rerun):
     assert SHORTCUT not in out.stderr and "aggregate_scores" in out.stderr
 
 
+@pytest.mark.fast
 def test_added_grid_values_schedule_only_their_jobs(rerun):
     root, config = rerun
     config["models"]["gmm"]["grid"]["n_components"] = [2, 3, 4]
@@ -195,6 +198,7 @@ def test_edited_scoring_code_rescores_without_refitting(rerun):
     assert counts["fit_model"] == 0 and counts["score_model"] == 16 and counts["aggregate_scores"] == 1
 
 
+@pytest.mark.fast
 def test_edited_fitting_code_refits(rerun):
     root, _ = rerun
     fit_py = root / "workflow/manymodels/task/fit.py"
@@ -235,6 +239,7 @@ def test_removed_grid_values_refit_nothing_and_leave_the_tables(rerun):
     assert set(scores["n_components"]) == {2} and len(scores) == 8 and len(summary) == 2
 
 
+@pytest.mark.fast
 def test_failing_fits_become_rows_and_the_run_goes_on(tmp_path, base_config):
     config = copy.deepcopy(base_config)
     config["data"]["source"] = "penguins"
@@ -253,6 +258,7 @@ def test_failing_fits_become_rows_and_the_run_goes_on(tmp_path, base_config):
     assert "Failures (4 fits)" in report and "Expected n_samples &gt;= n_components" in report
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "mutate, message",
     [

@@ -7,8 +7,9 @@ so far (failed jobs, and fits recorded as failed), the elapsed and the estimated
 live block redrawn in place on a terminal, a line every ``REPORT_EVERY`` seconds (and at 25, 50 and
 75%) otherwise, as in a Slurm log or CI. Warnings, errors, a failed job's log and Snakemake's own
 messages that matter (nothing to be done, the path of the full log) are printed as they come; the
-full per-job log is still written to ``.snakemake/log/``. ``--logger`` on the command line still
-chooses another logger.
+full log is still written to ``.snakemake/log/`` (every job of it, except the fit and score jobs
+that the ``manymodels`` executor counts here with :func:`note_job` instead of a record each: their
+logs are under ``logs/``). ``--logger`` on the command line still chooses another logger.
 
 The handler runs in Snakemake's logging thread; it keeps only counters and redraws at most every
 ``REDRAW_SECONDS``, so its cost per job is a few dictionary updates.
