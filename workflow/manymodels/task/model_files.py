@@ -85,14 +85,12 @@ def write_model(value, path: str | os.PathLike) -> dict:
     return write_joblib(value, path)
 
 
-def untrusted_types(path: str | os.PathLike, trusted: list[str] | None = None) -> list[str]:
-    """The types in a skops file that neither skops nor this module trusts (scikit-learn, NumPy,
-    SciPy), nor ``trusted`` names."""
-    import skops.io as sio
-
+def untrusted_types(found: list[str], trusted: list[str] | None = None) -> list[str]:
+    """Of the types skops does not trust by default in a file (``found``: what
+    ``skops.io.get_untrusted_types`` lists), those that are neither from scikit-learn, NumPy or
+    SciPy nor named in ``trusted``."""
     allowed = set(trusted or [])
-    return [name for name in sio.get_untrusted_types(file=str(path))
-            if name.split(".", 1)[0] not in TRUSTED_PACKAGES and name not in allowed]
+    return [name for name in found if name.split(".", 1)[0] not in TRUSTED_PACKAGES and name not in allowed]
 
 
 def load_skops(path: str | os.PathLike, trusted: list[str] | None = None, *, trust_file: bool = False):
@@ -101,10 +99,11 @@ def load_skops(path: str | os.PathLike, trusted: list[str] | None = None, *, tru
     the file it wrote, its checksum checked)."""
     import skops.io as sio
 
-    refused = [] if trust_file else untrusted_types(path, trusted)
+    found = sio.get_untrusted_types(file=str(path))
+    refused = [] if trust_file else untrusted_types(found, trusted)
     if refused:
         raise UntrustedTypes(path, refused)
-    return sio.load(str(path), trusted=sio.get_untrusted_types(file=str(path)))
+    return sio.load(str(path), trusted=found)
 
 
 def load_checked_model(model_file: str | os.PathLike, meta_file: str | os.PathLike | None = None, *,
