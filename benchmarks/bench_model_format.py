@@ -6,7 +6,7 @@ and reader (the workflow's: joblib with compress=3, skops deflated; each read ch
 first, and a skops read checks the file's types as `Results.load_model` does), the two formats one
 after the other for each model, in the same process (one untimed round first, for the imports). It
 prints, per experiment and model family, the median write and read time per model and the mean
-bytes per model, and the ratios skops/joblib.
+bytes per model, then per experiment the totals over its kept models, and the ratios skops/joblib.
 
     python benchmarks/bench_model_format.py                                   # penguins, tournament-classification
     python benchmarks/bench_model_format.py --experiments penguins --per-family 10
@@ -82,20 +82,25 @@ def run(experiment: str, per_family: int | None, folder: Path) -> list[dict]:
     return rows
 
 
-def summarise(rows: list[dict], keys: list[str]) -> list[list]:
+def summarise(rows: list[dict], keys: list[str], total: bool = False) -> list[list]:
+    """One line per group of ``keys``: per model, the median write and read time (ms) and the mean
+    bytes; with ``total``, the sums over the group's models (seconds, bytes) instead, which a mix of
+    small and large models (an experiment's families) needs: its median says little."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault(tuple(row[k] for k in keys), []).append(row)
     table = []
     for key, members in groups.items():
-        def med(column):
-            return statistics.median(r[column] for r in members) * 1000
+        def seconds(column):
+            values = [r[column] for r in members]
+            return sum(values) if total else statistics.median(values) * 1000
 
-        def mean_bytes(fmt):
-            return statistics.mean(r[f"{fmt}_bytes"] for r in members)
+        def size(fmt):
+            values = [r[f"{fmt}_bytes"] for r in members]
+            return sum(values) if total else statistics.mean(values)
 
-        jw, jr, sw, sr = med("joblib_write"), med("joblib_read"), med("skops_write"), med("skops_read")
-        jb, sb = mean_bytes("joblib"), mean_bytes("skops")
+        jw, jr, sw, sr = seconds("joblib_write"), seconds("joblib_read"), seconds("skops_write"), seconds("skops_read")
+        jb, sb = size("joblib"), size("skops")
         table.append([*key, len(members), f"{jw:.2f}", f"{sw:.2f}", f"{sw / jw:.1f}x", f"{jr:.2f}", f"{sr:.2f}",
                       f"{sr / jr:.1f}x", f"{jb:,.0f}", f"{sb:,.0f}", f"{sb / jb:.2f}x"])
     return table
@@ -112,14 +117,18 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         rows = [row for name in args.experiments for row in run(name, args.per_family, Path(tmp))]
-    headers = ["models", "write ms joblib", "write ms skops", "skops/joblib", "read ms joblib", "read ms skops",
-               "skops/joblib", "bytes joblib", "bytes skops", "skops/joblib"]
+    ratio = "skops/joblib"
+    per_model = ["models", "write ms joblib", "write ms skops", ratio, "read ms joblib", "read ms skops", ratio,
+                 "bytes joblib", "bytes skops", ratio]
     print("Per model: median write and read time (ms; each read checks the SHA-256 first, a skops read also the "
           "file's types), mean bytes.")
-    print(tabulate(summarise(rows, ["experiment", "family"]), headers=["experiment", "family", *headers],
+    print(tabulate(summarise(rows, ["experiment", "family"]), headers=["experiment", "family", *per_model],
                    disable_numparse=True))
     print()
-    print(tabulate(summarise(rows, ["experiment"]), headers=["experiment", *headers], disable_numparse=True))
+    print("Every kept model of the experiment: total write and read time (s), total bytes.")
+    totals = [h.replace(" ms ", " s ") for h in per_model]
+    print(tabulate(summarise(rows, ["experiment"], total=True), headers=["experiment", *totals],
+                   disable_numparse=True))
     return 0
 
 
