@@ -18,6 +18,11 @@ HIDDEN_BY_DEFAULT = ({name for name, _ in SCORE_COLUMNS} - {"model", "config_id"
                      | {"params"})
 
 
+def _experiment_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument("directory", nargs="?", default=None,
+                         help="an experiment's name or results directory; default: the only experiment under results/")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="manymodels", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -40,8 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--prune", action="store_true", help="delete those stale artifacts (asks first)")
     results.add_argument("--yes", action="store_true", help="with --prune: do not ask")
     verify = commands.add_parser("verify", help="check every artifact of an experiment against what was written")
-    verify.add_argument("directory", nargs="?", default=None,
-                        help="an experiment's name or results directory; default: the only experiment under results/")
+    _experiment_argument(verify)
     verify.add_argument("--repair", action="store_true",
                         help="remove the bad files and what was derived from them, for snakemake to redo")
     export = commands.add_parser("export", help="results that travel: models as skops files, or every "
@@ -49,14 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     targets = export.add_subparsers(dest="target", required=True)
     skops = targets.add_parser("skops", help="copy an experiment with every model converted to a skops file (safe "
                                              "to open elsewhere); nothing is refitted")
-    skops.add_argument("directory", nargs="?", default=None,
-                       help="an experiment's name or results directory; default: the only experiment under results/")
+    _experiment_argument(skops)
     skops.add_argument("--out", help="the folder to write (default: the results directory's path with -skops added, "
                                      "e.g. results/penguins-skops)")
     mlflow = targets.add_parser("mlflow", help="one MLflow parent run per experiment, one child run per "
                                                "configuration (exporting again updates them)")
-    mlflow.add_argument("directory", nargs="?", default=None,
-                        help="an experiment's name or results directory; default: the only experiment under results/")
+    _experiment_argument(mlflow)
     mlflow.add_argument("--tracking-uri", help="where to log (default: MLflow's own: $MLFLOW_TRACKING_URI, else a "
                                                "local store, sqlite:///mlflow.db)")
     mlflow.add_argument("--experiment-name", help="the MLflow experiment (default: the experiment's name)")
