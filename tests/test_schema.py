@@ -28,6 +28,9 @@ from manymodels.experiment.schema import check_schema, describe_schema_error
         (lambda c: c["models"]["gmm"].update(gird=c["models"]["gmm"].pop("grid")),
          "exp.yaml: models.gmm: unknown key 'gird'; did you mean 'grid'?"),
         (lambda c: c.update(keep_models="bset"), "exp.yaml: keep_models: 'bset' is not allowed; did you mean 'best'?"),
+        (lambda c: c.update(model_format="skop"), "exp.yaml: model_format: 'skop' is not allowed; did you mean 'skops'?"),
+        (lambda c: c.update(model_format="pickle"),
+         "exp.yaml: model_format: 'pickle' is not allowed; valid: joblib, skops"),
         (lambda c: c["models"]["gmm"].update(estimator="sklearn mixture"),
          "exp.yaml: models.gmm.estimator: 'sklearn mixture' is not a dotted path such as "
          "sklearn.mixture.GaussianMixture"),

@@ -147,6 +147,21 @@ def test_each_experiment_of_the_readme_has_its_results(readme_run):
     assert not (root / "results/penguins-large").exists()  # a dry run wrote nothing
 
 
+def test_the_readme_exports_travel(readme_run):
+    """`manymodels export skops` left a copy whose every model is a skops file; `manymodels export
+    mlflow`, run twice on the tournament, left one parent and one child run per configuration."""
+    root, *_ = readme_run
+    copy = root / "results/tournament-classification-skops"
+    assert list(copy.glob("fits/*/*/fold-*.skops")) and not list(copy.rglob("*.joblib"))
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("tournament-classification")
+    roles = [run.data.tags["manymodels.role"] for run in client.search_runs([experiment.experiment_id])]
+    configurations = len(pd.read_parquet(root / "results/tournament-classification/cv_results.parquet"))
+    assert sorted(roles) == ["configuration"] * configurations + ["experiment"]
+
+
 def test_chosen_estimators_are_built_from_selection_json_and_fit(readme_run):
     """Parameter types round-trip: each family's chosen configuration, read back from selection.json
     (no float where the config had an int, null kept), builds its estimator, which fits."""

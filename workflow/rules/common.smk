@@ -37,6 +37,7 @@ from manymodels.experiment.grid import grid_parameters
 from manymodels.experiment.halving import halving_settings, n_rungs, rung_fold
 from manymodels.experiment.schema import check_schema
 from manymodels.experiment.tasks import estimator_definition
+from manymodels.task.model_files import suffix_of
 from manymodels.results.aggregate import FILES_PER_SHARD, shard_tasks
 
 cache_function_signatures()  # Snakemake inspected every function again for every job
@@ -136,11 +137,18 @@ STREAM_DATA = "<results>/data/stream.parquet" if GENERATED_STREAM else CHECKED["
 # (A streaming fit learns from every row: its fold 'stream' is already the final fit.)
 FULL_FOR_ALL = bool(STREAMING) or config["refit"] == "all" or any(spec["on"] == "train" for spec in METRICS.values())
 TASK_FOLDS = ["stream"] if STREAMING else FOLDS + (["full"] if FULL_FOR_ALL else [])
+# The format every model file is kept in: joblib (.joblib) or skops (.skops, safe to open elsewhere).
+MODEL_FORMAT = config["model_format"]
+MODEL_SUFFIX = suffix_of(MODEL_FORMAT)
 # Where each family's chosen configuration fitted on every training row is (selection.json names it).
 FINAL_MODEL = (
-    "fits/{model}/{config_id}/fold-stream.joblib"
+    f"fits/{{model}}/{{config_id}}/fold-stream{MODEL_SUFFIX}"
     if STREAMING
-    else "fits/{model}/{config_id}/fold-full.joblib" if FULL_FOR_ALL else "models/{model}/{config_id}/fold-full.joblib"
+    else (
+        f"fits/{{model}}/{{config_id}}/fold-full{MODEL_SUFFIX}"
+        if FULL_FOR_ALL
+        else f"models/{{model}}/{{config_id}}/fold-full{MODEL_SUFFIX}"
+    )
 )
 CODE = {stage: code_hash(stage) for stage in STAGE_MODULES}
 # Modules of the user's own that a family's estimator or a metric comes from (None: none): a
@@ -271,7 +279,8 @@ def fit_params(wildcards):
         "task": {key: task[key] for key in ("estimator", "kwargs", "fit_kwargs", "params")},
         "streaming": {"streaming": STREAMING} if wildcards.get("fold") == "stream" else {},
         "provenance": {"code": CODE["fit"], "version": VERSIONS[wildcards.model]}
-        | ({"own_code": OWN_CODE[wildcards.model]} if OWN_CODE[wildcards.model] else {}),
+        | ({"own_code": OWN_CODE[wildcards.model]} if OWN_CODE[wildcards.model] else {})
+        | ({"model_format": CODE["skops"]} if MODEL_FORMAT == "skops" else {}),
     }
 
 
@@ -446,12 +455,12 @@ def kept_model_files(choices):
     files = []
     chosen = [c["chosen"] for c in choices["models"].values() if c["chosen"]]
     if config["keep_models"] == "best" or not FULL_FOR_ALL:
-        files += [f"<results>/models/{c['model']}/{c['config_id']}/fold-full.joblib" for c in chosen]
+        files += [f"<results>/models/{c['model']}/{c['config_id']}/fold-full{MODEL_SUFFIX}" for c in chosen]
     if config["holdout"] and not FULL_FOR_ALL:
         files += [f"<results>/models/{c['model']}/{c['config_id']}/fold-full.parquet" for c in chosen]
     if config["holdout"] and choices["overall"]:
         files.append(
-            f"<results>/models/{choices['overall']['model']}/{choices['overall']['config_id']}/fold-all.joblib"
+            f"<results>/models/{choices['overall']['model']}/{choices['overall']['config_id']}/fold-all{MODEL_SUFFIX}"
         )
     return files
 
@@ -480,13 +489,15 @@ def winner_full_model(wildcards):
     if not winner:
         return {}
     path = f"<results>/{FINAL_MODEL.format(model=winner['model'], config_id=winner['config_id'])}"
-    return {"model": path, "meta": path.removesuffix(".joblib") + ".json"}
+    return {"model": path, "meta": path.removesuffix(MODEL_SUFFIX) + ".json"}
 
 
 # keep_models: all: a model that was scored and then deleted is a target, so the same command fits it
 # again (Snakemake would otherwise leave a missing intermediate file alone while its score is there).
 DELETED_MODELS = (
-    missing_kept_models(EXPERIMENT, set(TASK)) if workflow.is_main_process and config["keep_models"] == "all" else []
+    missing_kept_models(EXPERIMENT, set(TASK), suffix=MODEL_SUFFIX)
+    if workflow.is_main_process and config["keep_models"] == "all"
+    else []
 )
 
 

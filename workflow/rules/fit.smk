@@ -6,7 +6,7 @@ rule fit_model:
     input:
         unpack(split_inputs),
     output:
-        model=storage_policy("<results>/fits/{model}/{config_id}/fold-{fold}.joblib"),
+        model=storage_policy(f"<results>/fits/{{model}}/{{config_id}}/fold-{{fold}}{MODEL_SUFFIX}"),
         meta="<results>/fits/{model}/{config_id}/fold-{fold}.json",
     log:
         "<logs>/fit/{model}/{config_id}/fold-{fold}.log",
@@ -28,7 +28,7 @@ rule refit_chosen:
     input:
         unpack(refit_inputs),
     output:
-        model="<results>/models/{model}/{config_id}/fold-{refit}.joblib",
+        model=f"<results>/models/{{model}}/{{config_id}}/fold-{{refit}}{MODEL_SUFFIX}",
         meta="<results>/models/{model}/{config_id}/fold-{refit}.json",
     log:
         "<logs>/refit_chosen/{model}/{config_id}/fold-{refit}.log",

@@ -5,10 +5,14 @@
 
 def fit_call(fold, wildcards, input, output, params, log, function=None):
     """A fit of one (configuration, fold); a fit that raised, crashed its worker or ran past a limit is
-    a row with its error, which the console counts."""
+    a row with its error, which the console counts. With model_format: skops the same fit function
+    runs, and its model is kept as a skops file."""
+    function = function or fit_function(fold)
+    skops = MODEL_FORMAT == "skops"
     return TaskCall(
-        function or fit_function(fold),
+        "manymodels.task.model_files:fit_to_skops" if skops else function,
         dict(
+            **({"fit_function": function} if skops else {}),
             model=wildcards.model,
             config_id=wildcards.config_id,
             fold=fold,
@@ -31,6 +35,7 @@ def fit_call(fold, wildcards, input, output, params, log, function=None):
             out_meta=plain(output.meta),
         ),
         on_outcome=count_fit_failure,
+        **({"failed_fit_function": "manymodels.task.model_files:record_failed_fit"} if skops else {}),
     )
 
 
@@ -77,6 +82,24 @@ def select_job(input, output, params, log):
         **{key: value for key, value in params.items() if key != "code"},
         out=output.selection,
         out_comparisons=output.comparisons,
+        log=log[0],
+    )
+
+
+def outer_fold_job(wildcards, input, output, params, log):
+    """Nested CV: one outer fold chooses from its inner folds, refits its choice and scores it."""
+    run_task(
+        "manymodels.results.nested:evaluate_outer_fold",
+        **POOL,
+        outer=f"o{wildcards.outer}",
+        score_files=list(input.scores),
+        configs=params.configs,
+        **params.selection,
+        **params.data,
+        model_format=params.model_format,
+        data=input.data,
+        folds=input.folds,
+        out=output[0],
         log=log[0],
     )
 

@@ -49,22 +49,11 @@ rule evaluate_outer_fold:
             key: value for key, value in SELECTION.items() if key not in ("final_model", "code", "grid_parameters")
         },
         data=DATA,
+        model_format=MODEL_FORMAT,
         code=CODE["aggregate"],
         fit=CODE["fit"],
     run:
-        run_task(
-            "manymodels.results.nested:evaluate_outer_fold",
-            **POOL,
-            outer=f"o{wildcards.outer}",
-            score_files=list(input.scores),
-            configs=params.configs,
-            **params.selection,
-            **params.data,
-            data=input.data,
-            folds=input.folds,
-            out=output[0],
-            log=log[0],
-        )
+        outer_fold_job(wildcards, input, output, params, log)
 
 
 rule nested_estimate:

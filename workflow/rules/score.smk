@@ -5,7 +5,7 @@
 rule score_model:
     input:
         unpack(split_inputs),
-        model="<results>/fits/{model}/{config_id}/fold-{fold}.joblib",
+        model=f"<results>/fits/{{model}}/{{config_id}}/fold-{{fold}}{MODEL_SUFFIX}",
         meta="<results>/fits/{model}/{config_id}/fold-{fold}.json",
     output:
         "<results>/scores/{model}/{config_id}/fold-{fold}.parquet",
@@ -28,7 +28,7 @@ rule score_refit:
     """A chosen configuration refitted after selection, scored on the held-out set."""
     input:
         unpack(lambda w: split_inputs_for("full")),
-        model="<results>/models/{model}/{config_id}/fold-full.joblib",
+        model=f"<results>/models/{{model}}/{{config_id}}/fold-full{MODEL_SUFFIX}",
         meta="<results>/models/{model}/{config_id}/fold-full.json",
     output:
         "<results>/models/{model}/{config_id}/fold-full.parquet",

@@ -38,7 +38,8 @@ class TaskCall:
     """One task: ``func(**kwargs)`` in the pool (``pool``: its settings), its ``log`` and ``limits``
     (``urgent``: before the tasks that wait, as a score whose fit is done);
     ``failed_fit``: where to record the fit as a failed row if its worker crashed or a limit stopped
-    it (the keyword arguments of record_failed_fit but the error); ``on_outcome``: called with the
+    it (the keyword arguments of record_failed_fit but the error), by ``failed_fit_function`` (another
+    for a skops model file); ``on_outcome``: called with the
     task's result once it is known."""
 
     func: str
@@ -49,6 +50,7 @@ class TaskCall:
     failed_fit: dict | None = None
     on_outcome: Callable | None = None
     urgent: bool = False
+    failed_fit_function: str = "manymodels.task.fit:record_failed_fit"
     _done: Future = field(default_factory=Future, repr=False)
 
     def submit(self) -> Future:
@@ -66,7 +68,7 @@ class TaskCall:
         error = future.exception()
         if isinstance(error, TaskFailure) and self.failed_fit is not None:
             where, self.failed_fit = self.failed_fit, None  # recorded once
-            recorded = submit("manymodels.task.fit:record_failed_fit", **self.pool, log=self.log,
+            recorded = submit(self.failed_fit_function, **self.pool, log=self.log,
                               error_type=error.error_type, error=str(error), **where)
             recorded.add_done_callback(self._finished)
             return

@@ -207,17 +207,17 @@ def up_to_date_shards(experiment: str, fingerprints: dict[str, str], shards: dic
             and any(Path(path).parts[-2] == "shards" for path in now[name])}
 
 
-def missing_kept_models(experiment: str, configurations: set[tuple[str, str]]) -> list[str]:
+def missing_kept_models(experiment: str, configurations: set[tuple[str, str]], suffix: str = ".joblib") -> list[str]:
     """The models of the experiment's configurations that were scored but are no longer on disk
-    (deleted by hand): ``fits/<model>/<config_id>/fold-<f>.joblib`` for every score file under
-    ``scores/`` whose model is missing, for the (model, config_id) pairs given."""
+    (deleted by hand): ``fits/<model>/<config_id>/fold-<f><suffix>`` (``.joblib`` or ``.skops``) for
+    every score file under ``scores/`` whose model is missing, for the (model, config_id) pairs given."""
     root = results_dir(experiment)
     missing = []
     for path in listing(root / "scores"):
         relative = Path(path).relative_to(root / "scores")
         if len(relative.parts) != 3 or (relative.parts[0], relative.parts[1]) not in configurations:
             continue
-        model = root / "fits" / relative.with_suffix(".joblib")
+        model = root / "fits" / relative.with_suffix(suffix)
         if not model.exists():
             missing.append(str(model))
     return sorted(missing)

@@ -1,5 +1,5 @@
-"""Command line: `manymodels experiments`, `manymodels results [EXPERIMENT] ...` and `manymodels verify
-[EXPERIMENT] [--repair]` (also `python -m manymodels`)."""
+"""Command line: `manymodels experiments`, `manymodels results [EXPERIMENT] ...`, `manymodels verify
+[EXPERIMENT] [--repair]` and `manymodels export skops|mlflow [EXPERIMENT] ...` (also `python -m manymodels`)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ FORMATS = ("table", "csv", "json", "markdown")
 # Shown unless --columns says otherwise: the identity, parameters, metrics and outcome of a task.
 HIDDEN_BY_DEFAULT = ({name for name, _ in SCORE_COLUMNS} - {"model", "config_id", "fold", "status", "error", "fit_seconds"}
                      | {"params"})
+
+
+def _experiment_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument("directory", nargs="?", default=None,
+                         help="an experiment's name or results directory; default: the only experiment under results/")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,10 +45,26 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--prune", action="store_true", help="delete those stale artifacts (asks first)")
     results.add_argument("--yes", action="store_true", help="with --prune: do not ask")
     verify = commands.add_parser("verify", help="check every artifact of an experiment against what was written")
-    verify.add_argument("directory", nargs="?", default=None,
-                        help="an experiment's name or results directory; default: the only experiment under results/")
+    _experiment_argument(verify)
     verify.add_argument("--repair", action="store_true",
                         help="remove the bad files and what was derived from them, for snakemake to redo")
+    export = commands.add_parser("export", help="results that travel: models as skops files, or every "
+                                                "configuration in MLflow")
+    targets = export.add_subparsers(dest="target", required=True)
+    skops = targets.add_parser("skops", help="copy an experiment with every model converted to a skops file (safe "
+                                             "to open elsewhere); nothing is refitted")
+    _experiment_argument(skops)
+    skops.add_argument("--out", help="the folder to write (default: the results directory's path with -skops added, "
+                                     "e.g. results/penguins-skops)")
+    mlflow = targets.add_parser("mlflow", help="one MLflow parent run per experiment, one child run per "
+                                               "configuration (exporting again updates them)")
+    _experiment_argument(mlflow)
+    mlflow.add_argument("--tracking-uri", help="where to log (default: MLflow's own: $MLFLOW_TRACKING_URI, else a "
+                                               "local store, sqlite:///mlflow.db)")
+    mlflow.add_argument("--experiment-name", help="the MLflow experiment (default: the experiment's name)")
+    mlflow.add_argument("--trusted", action="append", default=None, metavar="TYPE",
+                        help="a type to trust when loading the chosen model of a skops experiment (your own "
+                             "estimator class, e.g. mine.MyClassifier); repeat for several")
     return parser
 
 
@@ -168,6 +189,25 @@ def verify_command(args) -> int:
     return 0
 
 
+def export_command(args) -> int:
+    from ..task.model_files import UntrustedTypes
+    from .export import ExportError, export_mlflow, export_skops
+
+    try:
+        if args.target == "skops":
+            done = export_skops(args.directory, args.out)
+            print(f"{done['out']}: {done['converted']} models converted to skops files (checksums verified first); "
+                  f"open it with Results({str(done['out'])!r}) or `manymodels results {done['out']}`", file=sys.stderr)
+            return 0
+        done = export_mlflow(args.directory, tracking_uri=args.tracking_uri, experiment_name=args.experiment_name,
+                             trusted=args.trusted)
+    except (ExportError, FileNotFoundError, UntrustedTypes) as exc:
+        raise SystemExit(str(exc)) from None
+    print(f"{done['tracking_uri']}: experiment {done['experiment_id']}, parent run {done['parent_run_id']} with "
+          f"{len(done['child_run_ids'])} configuration runs", file=sys.stderr)
+    return 0
+
+
 def _confirm(question: str) -> bool:
     if not sys.stdin.isatty():
         print(f"{question} Not a terminal: pass --yes to confirm.", file=sys.stderr)
@@ -190,7 +230,8 @@ def _attach_sort_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_attach_sort_values(sys.argv[1:] if argv is None else argv))
-    commands = {"experiments": experiments_command, "results": results_command, "verify": verify_command}
+    commands = {"experiments": experiments_command, "results": results_command, "verify": verify_command,
+                "export": export_command}
     return commands[args.command](args)
 
 

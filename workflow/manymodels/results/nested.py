@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..task.fit import fit_task
 from ..task.io import read_checked_table, read_json, write_json
+from ..task.model_files import fit_in_format, suffix_of
 from ..task.score import score_task
 from .aggregate import fit_tally, merge_tallies, read_score_table, summarise, tidy_scores
 from .compare import CREDIBILITY, compare_with_best, corrected_standard_error
@@ -29,34 +29,38 @@ from .selection import choose
 def evaluate_outer_fold(
     *, outer: str, score_files: list[str], configs: list[dict], metrics: dict, selection_metric: str,
     simplest: list[str], rule: str = "equivalent", rope: float | None = None, credibility: float = CREDIBILITY,
-    features: list[str], label: str | None, data: str, folds: str, out: str,
+    features: list[str], label: str | None, data: str, folds: str, model_format: str = "joblib", out: str,
 ) -> str:
     """Choose a configuration from the inner folds of outer fold ``outer`` (their score files), as
     the experiment chooses from its CV folds, refit it on the outer fold's training rows and score
-    it on its test rows. Writes ``out`` (a folder): the refit under fits/, its score under scores/,
-    and outer.json (what was chosen, its inner CV value, its outer scores)."""
+    it on its test rows. Writes ``out`` (a folder, ``nested/outer-<i>`` of the results directory):
+    the refit under fits/ (in ``model_format``), its score under scores/, and outer.json (what was
+    chosen, with the path of that refit relative to the results directory, its inner CV value, its
+    outer scores)."""
     names = list(metrics)
     scores = tidy_scores(read_score_table(score_files, names, check_identity=True).to_pandas(), configs, names)
     summary = summarise(scores, configs, names)
     spec = metrics[selection_metric]
     comparisons = compare_with_best(scores, summary, metric=selection_metric, greater_is_better=spec["greater_is_better"],
                                     rope=rope or 0.0, credibility=credibility)
+    folder = Path(out)
+    refit = f"fits/{{model}}/{{config_id}}/fold-{outer}{suffix_of(model_format)}"  # in the folder
     choices = choose(summary, metrics=metrics, selection_metric=selection_metric, simplest=simplest, rule=rule,
-                     comparisons=comparisons)
+                     comparisons=comparisons, final_model=f"nested/{folder.name}/{refit}")
     winner = choices["overall"]
     record = {"outer": outer, "selection_metric": selection_metric, "chosen": winner, "inner_folds": int(
         scores["fold"].nunique()), "outer_scores": None, "status": "no configuration could be chosen",
         "inner_fits": fit_tally(scores)}
-    folder = Path(out)
     if winner:
         task = next(c for c in configs if (c["model"], c["config_id"]) == (winner["model"], winner["config_id"]))
         where = f"{task['model']}/{task['config_id']}/fold-{outer}"
-        fit_task(model=task["model"], config_id=task["config_id"], fold=outer, estimator=task["estimator"],
-                 kwargs=task["kwargs"], params=task["params"], fit_kwargs=task["fit_kwargs"], features=features,
-                 label=label, data=data, folds=folds, out_model=str(folder / f"fits/{where}.joblib"),
-                 out_meta=str(folder / f"fits/{where}.json"))
+        model_file = str(folder / refit.format(model=task["model"], config_id=task["config_id"]))
+        fit_in_format(model_format, model=task["model"], config_id=task["config_id"], fold=outer,
+                      estimator=task["estimator"], kwargs=task["kwargs"], params=task["params"],
+                      fit_kwargs=task["fit_kwargs"], features=features, label=label, data=data, folds=folds,
+                      out_model=model_file, out_meta=str(folder / f"fits/{where}.json"))
         row = score_task(metrics=metrics, features=features, label=label, data=data, folds=folds,
-                         fit_model=str(folder / f"fits/{where}.joblib"), fit_meta=str(folder / f"fits/{where}.json"),
+                         fit_model=model_file, fit_meta=str(folder / f"fits/{where}.json"),
                          out_scores=str(folder / f"scores/{where}.parquet"))
         record.update(status=row["status"], error=row["error"], n_train=row["n_train"], n_test=row["n_test"],
                       outer_scores={m: _number(row[m]) for m in names if metrics[m]["on"] == "test"})

@@ -12,7 +12,8 @@ import textwrap
 import numpy as np
 import pandas as pd
 
-from ..task.io import atomic_path, load_checked_model, read_json
+from ..task.io import atomic_path, read_json
+from ..task.model_files import load_checked_model
 from .aggregate import family_params, metric_value_column, param_columns, uncomputed_metrics
 from .compare import fold_matrix
 from .formatting import SE_SUFFIX, format_value

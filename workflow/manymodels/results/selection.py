@@ -18,6 +18,8 @@ from .formatting import SE_SUFFIX
 
 # Each family's chosen configuration fitted on every training row: fold 'full' of the grid's fits.
 FINAL_MODEL = "fits/{model}/{config_id}/fold-full.joblib"
+# Where the chosen configurations are refitted after selection: only they have a model there.
+REFITS_AFTER_SELECTION = "models/"
 _SCORE_COLUMN_NAMES = {name for name, _ in SCORE_COLUMNS}
 
 
@@ -35,6 +37,8 @@ def choose(summary: pd.DataFrame, *, metrics: dict, selection_metric: str, simpl
     model fitted on all training rows (``final_model``, a path relative to the results directory
     with ``{model}`` and ``{config_id}``: fold 'full' under fits/ when every configuration was fitted
     on all rows, the refit after selection under models/ otherwise, fold 'stream' for streaming).
+    Under models/ only the chosen configurations are refitted: any other entry's ``model_file`` is
+    None (no such file).
     """
     families = {}
     compared = _by_scope(comparisons)
@@ -51,12 +55,25 @@ def choose(summary: pd.DataFrame, *, metrics: dict, selection_metric: str, simpl
                            "simplest_by": _ordering(rows, simplest),
                            "selection_metric": selection_metric, "rule": rule, "chosen": chosen,
                            "comparison": _decisions(compared.get("family"), model)}
+    if final_model.startswith(REFITS_AFTER_SELECTION):
+        for family in families.values():
+            _only_chosen_refitted(family)
     candidates = [f["chosen"] for f in families.values() if f["chosen"]]
     sign = 1 if metrics[selection_metric]["greater_is_better"] else -1
     overall = max(candidates, key=lambda c: sign * c["value"]) if candidates else None
     return {"models": families, "overall": overall, "selection_metric": selection_metric, "rule": rule,
             "comparison": _decisions(compared.get("overall"), None),
             "families_vs_best": _families_vs_best(compared.get("overall"), summary, families, selection_metric)}
+
+
+def _only_chosen_refitted(family: dict) -> None:
+    """Clear the ``model_file`` of a family's entries that are not its chosen configuration: only
+    that one is refitted after selection."""
+    chosen = family["chosen"]
+    chosen_key = chosen and (chosen["model"], chosen["config_id"])
+    for entry in [*family["best"].values(), family["one_se"], family["simplest_equivalent"]]:
+        if entry and (entry["model"], entry["config_id"]) != chosen_key:
+            entry["model_file"] = None
 
 
 def _by_scope(comparisons: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
@@ -192,7 +209,8 @@ def select_configurations(
                                         credibility=credibility)
     choices = choose(table, metrics=metrics, selection_metric=selection_metric, simplest=simplest, rule=rule,
                      comparisons=comparisons, final_model=final_model)
-    choices.update(rope=rope or None, credibility=credibility, suggested_rope=suggested_rope(table, selection_metric),
+    choices.update(model_format=final_model.rpartition(".")[2],  # joblib or skops: what every model file is
+                   rope=rope or None, credibility=credibility, suggested_rope=suggested_rope(table, selection_metric),
                    stopped_earlier=stopped,
                    warnings=careful_warnings(table, scores_table, choices, metrics, grid_parameters))
     write_parquet(pd.DataFrame(columns=COMPARISON_COLUMNS) if comparisons is None else comparisons, out_comparisons)

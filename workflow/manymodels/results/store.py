@@ -1,10 +1,12 @@
 """Query a results directory: every task as one DataFrame, models loaded lazily and verified.
 
-Opening a store reads two Parquet tables and nothing else; a model is unpickled only when asked
+Opening a store reads two Parquet tables and nothing else; a model is loaded only when asked
 for, after its SHA-256 is checked against the one recorded when it was written. Every path is
 relative to the results directory, so a copied or moved directory works the same.
 
-Joblib files are pickles, which run code when loaded: open only results you trust.
+Joblib files are pickles, which run code when loaded: open only results you trust. Skops files
+(``model_format: skops``, or ``manymodels export skops``) load only types from scikit-learn, NumPy
+and SciPy unless ``trusted=[...]`` names others (see :mod:`manymodels.task.model_files`).
 """
 
 from __future__ import annotations
@@ -17,17 +19,18 @@ import pandas as pd
 
 from ..experiment.layout import RESULTS_ROOT, experiments, plan_record, run_started_record
 from ..experiment.suggest import with_hint
-from ..task.io import IntegrityError, load_checked_model, read_checked_json, read_json, task_identity
+from ..task.io import IntegrityError, read_checked_json, read_json, task_identity
+from ..task.model_files import SUFFIXES, UntrustedTypes, load_checked_model, suffix_of
 
-__all__ = ["IntegrityError", "Results", "UnfinishedExperiment", "experiment_dir", "experiment_table",
+__all__ = ["IntegrityError", "Results", "UnfinishedExperiment", "UntrustedTypes", "experiment_dir", "experiment_table",
            "leaderboard_so_far", "model_file", "progress"]
 
 KEPT_MODELS_DIR = "models"
 
 
-def model_file(model: str, config_id: str, fold: str) -> str:
-    """Path of a task's model file, relative to the results directory."""
-    return f"fits/{model}/{config_id}/fold-{fold}.joblib"
+def model_file(model: str, config_id: str, fold: str, suffix: str = ".joblib") -> str:
+    """Path of a task's model file, relative to the results directory (``suffix``: the format's)."""
+    return f"fits/{model}/{config_id}/fold-{fold}{suffix}"
 
 
 class UnfinishedExperiment(FileNotFoundError):
@@ -80,13 +83,32 @@ class Results:
                 raise UnfinishedExperiment(self.path)
             raise FileNotFoundError(f"{self.path}: no scores.parquet here; is this a manymodels results directory?")
         self._tasks: pd.DataFrame | None = None
+        self._model_format: str | None = None
+
+    @property
+    def model_format(self) -> str:
+        """The format of the experiment's model files: 'joblib' or 'skops' (as selection.json records
+        it; for results written before it did, as the files say)."""
+        if self._model_format is None:
+            try:
+                recorded = self.selection.get("model_format")
+            except (OSError, ValueError):
+                recorded = None
+            if recorded in SUFFIXES:
+                self._model_format = recorded
+            else:
+                found = (next(self.path.glob(f"{kind}/*/*/fold-*.skops"), None) for kind in ("fits", KEPT_MODELS_DIR))
+                self._model_format = "skops" if any(p is not None for p in found) else "joblib"
+        return self._model_format
 
     @property
     def tasks(self) -> pd.DataFrame:
         """One row per (configuration, fold): parameters, metrics, status, timings and ``model_file``."""
         if self._tasks is None:
             tasks = pd.read_parquet(self.path / "scores.parquet")
-            tasks["model_file"] = [model_file(*key) for key in zip(tasks["model"], tasks["config_id"], tasks["fold"])]
+            suffix = suffix_of(self.model_format)
+            tasks["model_file"] = [model_file(*key, suffix) for key in zip(tasks["model"], tasks["config_id"],
+                                                                            tasks["fold"])]
             self._tasks = tasks
         return self._tasks
 
@@ -130,11 +152,11 @@ class Results:
         extra.update({f"heldout_{m}": v for m, v in self._heldout_scores(entry).items()})
         return pd.concat([row, pd.Series(extra, dtype=object)])
 
-    def best_estimator(self, family: str | None = None):
+    def best_estimator(self, family: str | None = None, trusted: list[str] | None = None):
         """The chosen configuration (the overall winner, or ``family``'s) fitted on every training
         row, as :meth:`best` names it (``model_file``), loaded after its SHA-256 is checked as
-        :meth:`load_model` does."""
-        return self.load_model(self._selection_entry(None, family)["model_file"])
+        :meth:`load_model` does (``trusted``: as there)."""
+        return self.load_model(self._selection_entry(None, family)["model_file"], trusted=trusted)
 
     def _selection_entry(self, metric: str | None, family: str | None) -> dict:
         choices = self.selection
@@ -195,27 +217,40 @@ class Results:
 
         return failures(self.tasks)
 
-    def load_model(self, task):
+    def load_model(self, task, trusted: list[str] | None = None):
         """Load a fitted model: of a task (a row of :attr:`tasks`), of a chosen configuration (what
         :meth:`best` returns: its fit on every training row), or the one a ``model_file`` path
-        names (relative to the results directory, as the tables and selection.json give it).
+        names (relative to the results directory, as the tables, selection.json and nested.json give it).
 
         The file's SHA-256 must equal the recorded one: a modified, truncated or missing file
-        raises IntegrityError naming it, and is never unpickled.
+        raises IntegrityError naming it, and is never loaded. A skops file (model_format: skops)
+        loads only types from scikit-learn, NumPy and SciPy, and those ``trusted`` names (e.g. your
+        own estimator class, ``trusted=["mine.MyClassifier"]``): any other raises UntrustedTypes,
+        naming them. A joblib file is unpickled, which runs code: open only results you trust.
         """
         if isinstance(task, str) or "fold" not in task:
             relative = task if isinstance(task, str) else task["model_file"]
+            if relative is None or pd.isna(relative):
+                raise LookupError(f"{self.path}: this configuration was not fitted on every training row (only the "
+                                  "chosen configurations are refitted, unless refit: all or an in-sample metric)")
             rows = self.tasks[self.tasks["model_file"] == relative]
             if len(rows):
                 task = rows.iloc[0]
             elif (self.path / relative).with_suffix(".json").is_file():  # a refit after selection: in no table
-                task = pd.Series({**task_identity(relative), "model_sha256": None})
+                path, meta = self.path / relative, (self.path / relative).with_suffix(".json")
+                if not path.is_file():
+                    raise IntegrityError(f"{path}: model file is missing (deleted?)")
+                return self._load(path, read_checked_json(meta, **task_identity(meta)).get("model_sha256"), trusted)
             else:
                 raise KeyError(f"{relative}: no such model in {self.path} (no task in scores.parquet, no fit record)")
         path, expected = self._model_path_and_checksum(task)
+        return self._load(path, expected, trusted)
+
+    @staticmethod
+    def _load(path: Path, expected: str | None, trusted: list[str] | None):
         if expected is None or pd.isna(expected):
             raise IntegrityError(f"{path}: no checksum was recorded for this model; refusing to load it")
-        return load_checked_model(path, expected=expected)
+        return load_checked_model(path, expected=expected, trusted=trusted, trust_file=False)
 
     def _model_path_and_checksum(self, task) -> tuple[Path, str | None]:
         """The task's model file and its recorded SHA-256.
@@ -223,7 +258,7 @@ class Results:
         Under fits/ the checksum is the one in the score table; a chosen model kept under
         models/ (keep_models: best) was refitted, and its own metadata file records its checksum.
         """
-        relative = model_file(task["model"], task["config_id"], task["fold"])
+        relative = model_file(task["model"], task["config_id"], task["fold"], suffix_of(self.model_format))
         if (self.path / relative).is_file():
             return self.path / relative, task["model_sha256"]
         kept = self.path / KEPT_MODELS_DIR / relative.removeprefix("fits/")

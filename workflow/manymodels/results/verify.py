@@ -5,7 +5,8 @@ Each kind of artifact is checked the way the jobs that read it check it:
 - a fit's metadata (``fits/<model>/<config_id>/fold-<f>.json``, and the refits under ``models/``):
   valid JSON whose content matches the checksum recorded when it was written, of the task its
   path names;
-- a fitted model (``.joblib`` beside it): the SHA-256 its metadata recorded; with keep_models: all,
+- a fitted model (``.joblib``, or ``.skops`` with model_format: skops, beside it): the SHA-256 its
+  metadata recorded; with keep_models: all,
   a model its fit recorded must be there (a missing one is listed, and ``--repair`` removes its fit
   record and score so that the same snakemake command fits it again);
 - a score file (``scores/<model>/<config_id>/fold-<f>.parquet``): readable, every page checksum
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from ..task.io import (IntegrityError, check_checksum, read_checked_json, read_checked_table, read_json,
                        task_identity)
+from ..task.model_files import SUFFIXES, suffix_of
 from .aggregate import check_score_file, check_shard, shard_name
 
 # What every run derives from all scores: removed with anything they were derived from.
@@ -61,7 +63,7 @@ def verify(results: str | os.PathLike) -> list[Problem]:
             if meta is None:
                 continue
             recorded[meta_path] = meta.get("model_sha256")
-            model_path = meta_path.with_suffix(".joblib")
+            model_path = meta_path.with_suffix(suffix_of(meta.get("model_format", "joblib")))
             if model_path.exists():
                 check(model_path, lambda p: check_checksum(p, meta.get("model_sha256")))
             elif kind == "fits" and keeps_all and meta.get("model_sha256"):
@@ -91,7 +93,7 @@ def keeps_every_model(root: Path) -> bool:
         policy = None
     if policy is not None:
         return policy == "all"
-    return next((root / "fits").glob("*/*/fold-*.joblib"), None) is not None
+    return any(next((root / "fits").glob(f"*/*/fold-*{suffix}"), None) is not None for suffix in SUFFIXES.values())
 
 
 def _score_row(path: Path, model_sha256: str | None) -> None:
@@ -109,7 +111,7 @@ def derived(results: str | os.PathLike, bad: Path) -> list[Path]:
     removed = [bad]
     if top in ("fits", "models", "scores") and len(relative.parts) == 4:
         task = relative.parent / relative.name.split(".", 1)[0]
-        removed += [root / top / f"{task.relative_to(top)}{ext}" for ext in (".json", ".joblib", ".parquet")]
+        removed += [root / top / f"{task.relative_to(top)}{ext}" for ext in (".json", *SUFFIXES.values(), ".parquet")]
         if top == "fits":
             removed.append(root / "scores" / f"{task.relative_to(top)}.parquet")
         if top != "models":

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 
 from ..experiment.estimators import final_step, import_object
 from ..experiment.tasks import SCORE_COLUMNS
-from .io import load_checked_model, load_split, read_checked_json, task_identity, write_parquet
+from .io import load_split, read_checked_json, task_identity, write_parquet
+from .model_files import load_checked_model
 
 
 def score_schema(metric_names: list[str]):
