@@ -155,3 +155,62 @@ def test_workers_import_the_package_from_this_process_s_path_not_the_installed_c
     run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == str(shadow / "manymodels/task/io.py")
+
+
+def _pool_whose_first_starts_fail(failures: int):
+    """A pool of one worker whose first ``failures`` worker starts fail as when the forkserver dies
+    (a stop request to the process group ends it as it forks)."""
+    from manymodels.engine.pool import Pool
+
+    pool = Pool(1)
+    start, calls = pool._start_worker, []
+
+    def failing_start():
+        calls.append(1)
+        if len(calls) <= failures:
+            raise EOFError("unexpected EOF")
+        return start()
+
+    pool._start_worker = failing_start
+    return pool
+
+
+def _getpid_payload() -> bytes:
+    import pickle
+
+    return pickle.dumps(("os:getpid", None, {}, None, False))
+
+
+def test_a_worker_that_cannot_start_is_started_again_a_tick_later():
+    pool = _pool_whose_first_starts_fail(2)
+    try:
+        assert pool.submit(_getpid_payload(), "getpid").result(timeout=30) != os.getpid()
+        assert pool._thread.is_alive()
+    finally:
+        pool.close()
+
+
+def test_when_no_worker_starts_the_task_fails_instead_of_waiting_forever():
+    from manymodels.engine.pool import START_ATTEMPTS
+
+    pool = _pool_whose_first_starts_fail(START_ATTEMPTS + 100)
+    try:
+        with pytest.raises(RuntimeError, match="no worker process could be started"):
+            pool.submit(_getpid_payload(), "getpid").result(timeout=30)
+    finally:
+        pool.close()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # it is raised there too
+def test_a_manager_that_fails_fails_its_tasks_and_the_later_ones():
+    from manymodels.engine.pool import Pool
+
+    pool = Pool(1)
+    pool._stop_overdue = lambda: 1 / 0  # a bug in the manager's loop
+    try:
+        with pytest.raises(RuntimeError, match="the worker pool stopped working"):
+            pool.submit(_getpid_payload(), "getpid").result(timeout=30)
+        with pytest.raises(RuntimeError, match="the worker pool stopped working"):
+            pool.submit(_getpid_payload(), "getpid").result(timeout=5)
+    finally:
+        pool.close()

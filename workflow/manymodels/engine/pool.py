@@ -51,6 +51,8 @@ SINGLE_THREADED = {
 TICK = 0.1
 # Runs of a task whose worker died before it is given up as a crash.
 ATTEMPTS = 2
+# Tries in a row to start a worker (a tick apart) before the task that waits for one fails.
+START_ATTEMPTS = 20
 # What the workers import once, in the server they are forked from (more: :func:`preload`).
 PRELOAD = ["numpy", "pandas", "pyarrow.parquet", "joblib", "sklearn.base", "manymodels.task.io"]
 
@@ -138,11 +140,16 @@ class Pool:
         self._oom_seen = _oom_kills()
         self._warm: tuple[str, ...] = ()
         self._closed = False
+        self._broken: BaseException | None = None
+        self._start_failures = 0  # tries in a row that could not start a worker
         self._thread = threading.Thread(target=self._manage, name="manymodels-pool", daemon=True)
         self._thread.start()
 
     def submit(self, payload: bytes, name: str, limits: Limits | None = None, urgent: bool = False) -> Future:
         future: Future = Future()
+        if self._broken is not None:
+            future.set_exception(RuntimeError(f"the worker pool stopped working: {self._broken!r}"))
+            return future
         with self._lock:
             (self._urgent if urgent else self._queue).append(_Task(next(self._ids), payload, name, limits, future,
                                                                    urgent))
@@ -173,6 +180,20 @@ class Pool:
     # each worker's connection and exit (re-registering every file on every loop cost more than the
     # tasks' own messages).
     def _manage(self) -> None:
+        try:
+            self._manage_loop()
+        except BaseException as exc:  # a bug here must fail the tasks, not leave their jobs waiting forever
+            self._broken = exc
+            with self._lock:
+                tasks = [*self._urgent, *self._queue, *(w.task for w in self._workers if w.task is not None)]
+                self._urgent.clear()
+                self._queue.clear()
+            for task in tasks:
+                if not task.future.done():
+                    task.future.set_exception(RuntimeError(f"the worker pool stopped working: {exc!r}"))
+            raise
+
+    def _manage_loop(self) -> None:
         while not self._closed:
             try:
                 events = self._selector.select(timeout=self._next_deadline())
@@ -194,13 +215,23 @@ class Pool:
 
     def _next_deadline(self) -> float | None:
         limited = [w for w in self._workers if w.task is not None and w.task.limits and w.task.limits.seconds]
-        return TICK if limited else None
+        return TICK if limited or self._start_failures else None
 
     def _assign(self) -> None:
         with self._lock:
             idle = [w for w in self._workers if w.task is None and w.killed_for is None]
             while (self._urgent or self._queue) and (idle or len(self._workers) < self.n_workers):
-                worker = idle.pop() if idle else self._start_worker()
+                try:
+                    worker = idle.pop() if idle else self._start_worker()
+                except (OSError, EOFError) as exc:
+                    # The forkserver died as it was asked for a worker (a stop request sent to the whole
+                    # process group ends it too): the next try, a tick later, starts a new one.
+                    self._start_failures += 1
+                    if self._start_failures > START_ATTEMPTS:
+                        task = (self._urgent or self._queue).popleft()
+                        task.future.set_exception(RuntimeError(f"no worker process could be started: {exc!r}"))
+                    break
+                self._start_failures = 0
                 task = (self._urgent or self._queue).popleft()
                 task.attempts += 1
                 worker.task, worker.started = task, time.monotonic()
