@@ -126,6 +126,11 @@ FIT_LIMITS = {
 }
 
 
+def storage_policy(path):
+    """A fitted model's path, temporary (deleted once scored) unless keep_models is 'all'."""
+    return path if config["keep_models"] == "all" else temp(path)
+
+
 onstart:
     forget(EXPERIMENT)  # results are about to change: no shortcut until this run has succeeded
     on_start(workflow, EXPERIMENT)

@@ -2,11 +2,6 @@
 # criteria and the refit of the chosen configuration come from it).
 
 
-def storage_policy(path):
-    """A fitted model's path, temporary (deleted once scored) unless keep_models is 'all'."""
-    return path if config["keep_models"] == "all" else temp(path)
-
-
 rule fit_model:
     input:
         unpack(lambda w: PLAN.split_inputs(w.fold)),
