@@ -1,8 +1,7 @@
-# The checked experiment and its plan. The first worker checks the config against the estimators and
-# the data, so a bad config or data file stops the run before any job starts, with one line naming
-# the key (or column) and the file. What every rule reads and depends on is then the plan's
-# (manymodels.engine.plan, unit-tested without Snakemake): rules ask it in one line, and it asks the
-# checkpoints here for the stage decisions and the selection when its answer depends on them.
+# The experiment's plan. What every rule reads and depends on is the plan's (manymodels.engine.plan,
+# unit-tested without Snakemake), built from the checked experiment (engine.smk): rules ask it in one
+# line, and it asks the checkpoints here for the stage decisions and the selection when its answer
+# depends on them. Here too: the shards of score files left to plan, and the wildcards' patterns.
 
 import json
 
