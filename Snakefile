@@ -29,6 +29,7 @@ if UNCHANGED_TARGETS:
 
 else:
 
+    include: "workflow/rules/engine.smk"
     include: "workflow/rules/common.smk"
     include: "workflow/rules/jobs.smk"
     include: "workflow/rules/data.smk"
@@ -43,4 +44,4 @@ else:
         default_target: True
         input:
             FINAL_TARGETS,
-            kept_models,
+            lambda wildcards: PLAN.kept_models(DELETED_MODELS),

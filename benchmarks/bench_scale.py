@@ -244,7 +244,8 @@ import json, resource, sys, time
 sys.path.insert(0, {str(PACKAGE_ROOT)!r})
 from manymodels.experiment.config import check_config, metric_specs
 from manymodels.experiment.data import fold_names
-from manymodels.results.aggregate import aggregate_scores, gather_scores, shard_tasks
+from manymodels.experiment.layout import shard_tasks
+from manymodels.results.aggregate import aggregate_scores, gather_scores
 import yaml
 config = yaml.safe_load(open({str(config_path)!r}))
 tasks = check_config(config, config_file="config")

@@ -69,7 +69,7 @@ def test_gathered_shards_aggregate_like_the_score_files(tmp_path, score_files, m
 @pytest.mark.parametrize("n_files, digits", [(0, 0), (216, 0), (1000, 0), (1001, 1), (9552, 1), (16000, 1),
                                              (16001, 2), (100_000, 2)])
 def test_shards_hold_about_a_thousand_files(n_files, digits):
-    from manymodels.results.aggregate import shard_digits
+    from manymodels.experiment.layout import shard_digits
 
     assert shard_digits(n_files) == digits
 
@@ -161,7 +161,7 @@ def test_family_parameters_are_only_its_own():
 
 
 def test_tasks_are_sharded_by_config_id_prefix():
-    from manymodels.results.aggregate import shard_tasks
+    from manymodels.experiment.layout import shard_tasks
 
     tasks = [{"config_id": f"{i:03x}{'0' * 7}"} for i in range(4096)]
     assert list(shard_tasks(tasks[:100], n_folds=6)) == ["all"]

@@ -3,7 +3,7 @@
 
 rule gather_scores:
     input:
-        shard_score_files,
+        lambda w: PLAN.shard_score_files(w.shard),
     output:
         "<results>/shards/scores-{shard}.parquet",
     log:
@@ -11,8 +11,8 @@ rule gather_scores:
     wildcard_constraints:
         shard=SHARDS_TO_PLAN,
     params:
-        metrics=list(METRICS),
-        code=CODE["aggregate"],
+        metrics=list(PLAN.metrics),
+        code=PLAN.code["aggregate"],
     run:
         run_task(
             "manymodels.results.aggregate:gather_scores",
@@ -26,8 +26,8 @@ rule gather_scores:
 
 rule aggregate_scores:
     input:
-        shards=shard_files,
-        race=stage_decisions,
+        shards=lambda w: PLAN.shard_files(),
+        race=lambda w: PLAN.stage_decisions(),
     output:
         scores="<results>/scores.parquet",
         summary="<results>/summary.parquet",
@@ -35,9 +35,9 @@ rule aggregate_scores:
     log:
         "<logs>/aggregate_scores.log",
     params:
-        configs=TASKS,
-        metrics=METRICS,
-        code=CODE["aggregate"],
+        configs=PLAN.tasks,
+        metrics=PLAN.metrics,
+        code=PLAN.code["aggregate"],
     run:
         run_task(
             "manymodels.results.aggregate:aggregate_scores",
@@ -53,24 +53,15 @@ rule aggregate_scores:
         )
 
 
-# What selection depends on, and the task that does it.
-SELECTION = {
-    "metrics": METRICS,
-    "selection_metric": selection_metric(config),
-    "simplest": config["selection"]["simplest"],
-    "rule": config["selection"]["rule"],
-    "rope": config["selection"]["rope"],
-    "credibility": config["selection"]["credibility"],
-    "grid_parameters": {model: grid_parameters(spec) for model, spec in config["models"].items()},
-    "final_model": lambda wildcards: FINAL_MODEL,  # a function: Snakemake leaves its braces alone
-    "code": CODE["aggregate"],
-}
+# What selection depends on, and the task that does it (final_model, a format string, as a function:
+# Snakemake leaves a function's braces alone).
+SELECTION = PLAN.selection_params() | {"final_model": lambda wildcards: PLAN.final_model}
 
 
 # Selection is a checkpoint only when models are refitted after it (refit: chosen, keep_models:
 # best, or a held-out set): a checkpoint makes Snakemake evaluate the whole DAG again, seconds on a
 # large grid.
-if REFITS_AFTER_SELECTION:
+if PLAN.refits_after_selection:
 
     checkpoint select_configurations:
         input:
@@ -115,8 +106,8 @@ rule write_cv_results:
     log:
         "<logs>/write_cv_results.log",
     params:
-        metrics=METRICS,
-        code=CODE["aggregate"],
+        metrics=PLAN.metrics,
+        code=PLAN.code["aggregate"],
     run:
         run_task(
             "manymodels.results.cv_results:write_cv_results",

@@ -2,7 +2,7 @@
 # A streaming experiment reads its data file in batches instead (and generates it, if asked to).
 
 
-if STREAMING and GENERATED_STREAM:
+if PLAN.streaming and PLAN.generated_stream:
 
     rule generate_stream_data:
         output:
@@ -11,7 +11,7 @@ if STREAMING and GENERATED_STREAM:
             "<logs>/generate_stream_data.log",
         params:
             kwargs=config["data"]["source"].get("kwargs", {}),
-            code=CODE["data"],
+            code=PLAN.code["data"],
         run:
             run_task(
                 "manymodels.task.streaming:generate_logistic_interactions",
@@ -22,20 +22,20 @@ if STREAMING and GENERATED_STREAM:
             )
 
 
-if STREAMING:
+if PLAN.streaming:
 
     ruleorder: describe_stream > prepare_data
 
     rule describe_stream:
         input:
-            STREAM_DATA,
+            PLAN.stream_data,
         output:
             "<results>/data/summary.json",
         log:
             "<logs>/describe_stream.log",
         params:
-            data=DATA,
-            code=CODE["data"],
+            data=PLAN.data,
+            code=PLAN.code["data"],
         run:
             run_task(
                 "manymodels.task.streaming:describe_stream",
@@ -49,7 +49,7 @@ if STREAMING:
 
 rule prepare_data:
     input:
-        SOURCE_FILE,
+        PLAN.source_file,
     output:
         data="<results>/data/data.parquet",
         summary="<results>/data/summary.json",
@@ -57,9 +57,9 @@ rule prepare_data:
         "<logs>/prepare_data.log",
     params:
         source=config["data"]["source"],
-        data=DATA,
+        data=PLAN.data,
         groups=config["data"]["groups"],
-        code=CODE["data"],
+        code=PLAN.code["data"],
     run:
         run_task(
             "manymodels.task.prepare:prepare_data",
@@ -83,7 +83,7 @@ rule split_holdout:
     params:
         holdout=config["holdout"],
         label=config["data"]["label"],
-        code=CODE["data"],
+        code=PLAN.code["data"],
     run:
         run_task(
             "manymodels.task.prepare:split_holdout",
@@ -108,7 +108,7 @@ rule assign_folds:
         cv=config["cv"],
         label=config["data"]["label"],
         groups=config["data"]["groups"],
-        code=CODE["data"],
+        code=PLAN.code["data"],
     run:
         run_task(
             "manymodels.task.prepare:assign_folds",

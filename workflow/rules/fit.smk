@@ -4,9 +4,9 @@
 
 rule fit_model:
     input:
-        unpack(split_inputs),
+        unpack(lambda w: PLAN.split_inputs(w.fold)),
     output:
-        model=storage_policy(f"<results>/fits/{{model}}/{{config_id}}/fold-{{fold}}{MODEL_SUFFIX}"),
+        model=storage_policy(f"<results>/fits/{{model}}/{{config_id}}/fold-{{fold}}{PLAN.model_suffix}"),
         meta="<results>/fits/{model}/{config_id}/fold-{fold}.json",
     log:
         "<logs>/fit/{model}/{config_id}/fold-{fold}.log",
@@ -16,8 +16,8 @@ rule fit_model:
     resources:
         **CLUSTER_RESOURCES["fit_model"],
     params:
-        fit=fit_params,
-        data=DATA,
+        fit=lambda w: PLAN.fit_params(w.model, w.config_id, w.get("fold")),
+        data=PLAN.data,
     run:
         fit_call(wildcards.fold, wildcards, input, output, params, log).run()
 
@@ -26,15 +26,15 @@ rule refit_chosen:
     """A chosen configuration refitted and kept under results/models/: on every row but the
     held-out set ('full', keep_models: best) or on every row ('all', the overall winner)."""
     input:
-        unpack(refit_inputs),
+        unpack(lambda w: PLAN.split_inputs(w.refit)),
     output:
-        model=f"<results>/models/{{model}}/{{config_id}}/fold-{{refit}}{MODEL_SUFFIX}",
+        model=f"<results>/models/{{model}}/{{config_id}}/fold-{{refit}}{PLAN.model_suffix}",
         meta="<results>/models/{model}/{config_id}/fold-{refit}.json",
     log:
         "<logs>/refit_chosen/{model}/{config_id}/fold-{refit}.log",
     threads: 1
     params:
-        fit=fit_params,
-        data=DATA,
+        fit=lambda w: PLAN.fit_params(w.model, w.config_id, w.get("fold")),
+        data=PLAN.data,
     run:
         fit_call(wildcards.refit, wildcards, input, output, params, log, "manymodels.task.fit:fit_task").run()

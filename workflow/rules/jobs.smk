@@ -7,8 +7,8 @@ def fit_call(fold, wildcards, input, output, params, log, function=None):
     """A fit of one (configuration, fold); a fit that raised, crashed its worker or ran past a limit is
     a row with its error, which the console counts. With model_format: skops the same fit function
     runs, and its model is kept as a skops file."""
-    function = function or fit_function(fold)
-    skops = MODEL_FORMAT == "skops"
+    function = function or PLAN.fit_function(fold)
+    skops = PLAN.model_format == "skops"
     return TaskCall(
         "manymodels.task.model_files:fit_to_skops" if skops else function,
         dict(

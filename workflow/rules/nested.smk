@@ -2,6 +2,8 @@
 # estimate of the procedure. Inner (configuration, fold) pairs are ordinary fit and score jobs on
 # folds 'o<i>-<k>'; one job per outer fold chooses, refits and scores on the outer test rows.
 
+from manymodels.experiment.data import split_definition
+
 
 rule assign_outer_fold:
     input:
@@ -17,7 +19,7 @@ rule assign_outer_fold:
         outer=lambda w: split_definition(config["nested"]["outer"], int(w.outer)),
         label=config["data"]["label"],
         groups=config["data"]["groups"],
-        code=CODE["data"],
+        code=PLAN.code["data"],
     run:
         run_task(
             "manymodels.task.prepare:assign_outer_fold",
@@ -36,7 +38,7 @@ rule assign_outer_fold:
 
 rule evaluate_outer_fold:
     input:
-        scores=inner_score_files,
+        scores=lambda w: PLAN.inner_score_files(w.outer),
         data="<results>/data/data.parquet",
         folds="<results>/data/nested/outer-{outer}.parquet",
     output:
@@ -44,21 +46,19 @@ rule evaluate_outer_fold:
     log:
         "<logs>/nested/outer-{outer}.log",
     params:
-        configs=TASKS,
-        selection={
-            key: value for key, value in SELECTION.items() if key not in ("final_model", "code", "grid_parameters")
-        },
-        data=DATA,
-        model_format=MODEL_FORMAT,
-        code=CODE["aggregate"],
-        fit=CODE["fit"],
+        configs=PLAN.tasks,
+        selection=PLAN.outer_selection_params(),
+        data=PLAN.data,
+        model_format=PLAN.model_format,
+        code=PLAN.code["aggregate"],
+        fit=PLAN.code["fit"],
     run:
         outer_fold_job(wildcards, input, output, params, log)
 
 
 rule nested_estimate:
     input:
-        outer=expand("<results>/nested/outer-{outer}", outer=range(len(OUTER_FOLDS))),
+        outer=PLAN.outer_fold_dirs(),
         selection="<results>/selection.json",
         summary="<results>/summary.parquet",
     output:
@@ -66,8 +66,8 @@ rule nested_estimate:
     log:
         "<logs>/nested_estimate.log",
     params:
-        metrics=METRICS,
-        code=CODE["aggregate"],
+        metrics=PLAN.metrics,
+        code=PLAN.code["aggregate"],
     run:
         run_task(
             "manymodels.results.nested:nested_estimate",

@@ -5,21 +5,21 @@
 # next stage's jobs from it.
 
 
-if RACE_FOLDS:
+if PLAN.race_folds:
 
     checkpoint race_decision:
         input:
-            race_inputs,
+            lambda w: PLAN.race_inputs(w.race_fold),
         output:
             "<results>/race/fold-{race_fold}.json",
         log:
             "<logs>/race/fold-{race_fold}.log",
         params:
-            metric=selection_metric(config),
-            spec=METRICS[selection_metric(config)],
-            names=list(METRICS),
-            alpha=RACING["alpha"],
-            code=CODE["aggregate"],
+            metric=PLAN.selection_metric,
+            spec=PLAN.metrics[PLAN.selection_metric],
+            names=list(PLAN.metrics),
+            alpha=PLAN.racing["alpha"],
+            code=PLAN.code["aggregate"],
         run:
             run_task(
                 "manymodels.results.racing:race_decision",
@@ -35,21 +35,21 @@ if RACE_FOLDS:
             )
 
 
-if HALVING:
+if PLAN.halving:
 
     checkpoint halving_decision:
         input:
-            halving_inputs,
+            lambda w: PLAN.halving_inputs(int(w.rung)),
         output:
             "<results>/halving/rung-{rung}.json",
         log:
             "<logs>/halving/rung-{rung}.log",
         params:
-            metric=selection_metric(config),
-            spec=METRICS[selection_metric(config)],
-            names=list(METRICS),
-            factor=HALVING["factor"],
-            code=CODE["aggregate"],
+            metric=PLAN.selection_metric,
+            spec=PLAN.metrics[PLAN.selection_metric],
+            names=list(PLAN.metrics),
+            factor=PLAN.halving["factor"],
+            code=PLAN.code["aggregate"],
         run:
             run_task(
                 "manymodels.results.halving:halving_decision",
@@ -65,22 +65,22 @@ if HALVING:
             )
 
 
-if RACE_FOLDS or HALVING:
+if PLAN.staged:
 
     rule plot_race:
         input:
             scores="<results>/scores.parquet",
             summary="<results>/summary.parquet",
             selection="<results>/selection.json",
-            decisions=stage_decisions,
+            decisions=lambda w: PLAN.stage_decisions(),
         output:
             report("<results>/plots/race.png", caption="../report/plot_race.rst", category="Selection plots"),
         log:
             "<logs>/plot/race.log",
         params:
-            metric=selection_metric(config),
-            spec=METRICS[selection_metric(config)],
-            code=CODE["plot"],
+            metric=PLAN.selection_metric,
+            spec=PLAN.metrics[PLAN.selection_metric],
+            code=PLAN.code["plot"],
         run:
             run_task(
                 "manymodels.results.racing:plot_race",

@@ -18,9 +18,9 @@ rule plot_metric:
     log:
         "<logs>/plot/{model}/{metric}.log",
     params:
-        spec=lambda w: METRICS[w.metric],
+        spec=lambda w: PLAN.metrics[w.metric],
         x=lambda w: config["models"][w.model].get("plot", {}).get("x"),
-        code=CODE["plot"],
+        code=PLAN.code["plot"],
     run:
         run_task(
             "manymodels.results.plots:plot_metric",
@@ -48,9 +48,9 @@ rule plot_cv_scores:
     log:
         "<logs>/plot/cv_scores.log",
     params:
-        metric=selection_metric(config),
-        spec=METRICS[selection_metric(config)],
-        code=CODE["plot"],
+        metric=PLAN.selection_metric,
+        spec=PLAN.metrics[PLAN.selection_metric],
+        code=PLAN.code["plot"],
     run:
         run_task(
             "manymodels.results.plots:plot_cv_scores",
@@ -76,9 +76,9 @@ rule plot_families:
     log:
         "<logs>/plot/families.log",
     params:
-        metric=selection_metric(config),
-        spec=METRICS[selection_metric(config)],
-        code=CODE["plot"],
+        metric=PLAN.selection_metric,
+        spec=PLAN.metrics[PLAN.selection_metric],
+        code=PLAN.code["plot"],
     run:
         run_task(
             "manymodels.results.plots:plot_families",
@@ -96,7 +96,7 @@ rule plot_families:
 
 rule plot_test_predictions:
     input:
-        unpack(winner_full_model),
+        unpack(lambda w: PLAN.winner_full_model()),
         selection="<results>/selection.json",
         data="<results>/data/data.parquet",
         holdout="<results>/data/holdout.parquet",
@@ -109,8 +109,8 @@ rule plot_test_predictions:
     log:
         "<logs>/plot/test_predictions.log",
     params:
-        data=DATA,
-        code=CODE["plot"],
+        data=PLAN.data,
+        code=PLAN.code["plot"],
     run:
         test_plot_job(input, output, params, log)
 
@@ -122,10 +122,10 @@ rule write_report:
         selection="<results>/selection.json",
         comparisons="<results>/comparisons.parquet",
         data_summary="<results>/data/summary.json",
-        plots=plot_files,
-        refit_scores=refit_scores,
-        nested=nested_files,
-        race=stage_decisions,
+        plots=lambda w: PLAN.plot_files(),
+        refit_scores=lambda w: PLAN.refit_scores(),
+        nested=lambda w: PLAN.nested_files(),
+        race=lambda w: PLAN.stage_decisions(),
     output:
         report="<results>/report.html",
         # The same selection text, configuration tables and failures, as pages of snakemake --report.
@@ -135,8 +135,8 @@ rule write_report:
     log:
         "<logs>/write_report.log",
     params:
-        metrics=METRICS,
-        code=CODE["report"],
+        metrics=PLAN.metrics,
+        code=PLAN.code["report"],
     run:
         report_job(input, output, params, log)
 
@@ -149,9 +149,9 @@ rule summarise_run:
         summary="<results>/summary.parquet",
         selection="<results>/selection.json",
         report_file="<results>/report.html",
-        refit_scores=refit_scores,
-        nested=nested_files,
-        race=stage_decisions,
+        refit_scores=lambda w: PLAN.refit_scores(),
+        nested=lambda w: PLAN.nested_files(),
+        race=lambda w: PLAN.stage_decisions(),
     output:
         "<results>/run.json",
     log:
@@ -159,8 +159,8 @@ rule summarise_run:
     params:
         experiment=EXPERIMENT,
         config_file=CONFIG_FILE,
-        metrics=METRICS,
+        metrics=PLAN.metrics,
         keep_models=config["keep_models"],
-        code=CODE["report"],
+        code=PLAN.code["report"],
     run:
         summary_job(input, output, params, log)

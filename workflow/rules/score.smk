@@ -4,8 +4,8 @@
 
 rule score_model:
     input:
-        unpack(split_inputs),
-        model=f"<results>/fits/{{model}}/{{config_id}}/fold-{{fold}}{MODEL_SUFFIX}",
+        unpack(lambda w: PLAN.split_inputs(w.fold)),
+        model=f"<results>/fits/{{model}}/{{config_id}}/fold-{{fold}}{PLAN.model_suffix}",
         meta="<results>/fits/{model}/{config_id}/fold-{fold}.json",
     output:
         "<results>/scores/{model}/{config_id}/fold-{fold}.parquet",
@@ -17,9 +17,9 @@ rule score_model:
     resources:
         **CLUSTER_RESOURCES["score_model"],
     params:
-        metrics=METRICS,
-        data=DATA,
-        code=SCORE_CODE,
+        metrics=PLAN.metrics,
+        data=PLAN.data,
+        code=PLAN.score_code,
     run:
         score_call(wildcards, input, output, params, log).run()
 
@@ -27,16 +27,16 @@ rule score_model:
 rule score_refit:
     """A chosen configuration refitted after selection, scored on the held-out set."""
     input:
-        unpack(lambda w: split_inputs_for("full")),
-        model=f"<results>/models/{{model}}/{{config_id}}/fold-full{MODEL_SUFFIX}",
+        unpack(lambda w: PLAN.split_inputs("full")),
+        model=f"<results>/models/{{model}}/{{config_id}}/fold-full{PLAN.model_suffix}",
         meta="<results>/models/{model}/{config_id}/fold-full.json",
     output:
         "<results>/models/{model}/{config_id}/fold-full.parquet",
     log:
         "<logs>/score_refit/{model}/{config_id}.log",
     params:
-        metrics=METRICS,
-        data=DATA,
-        code=SCORE_CODE,
+        metrics=PLAN.metrics,
+        data=PLAN.data,
+        code=PLAN.score_code,
     run:
         score_call(wildcards, input, output, params, log).run()

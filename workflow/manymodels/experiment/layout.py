@@ -1,4 +1,5 @@
-"""Where an experiment's files live: its name, its config file, its results, logs and state.
+"""Where an experiment's files live: its name, its config file, its results, logs and state, and
+which shard of score files gathers each configuration's scores.
 
 One config file is one experiment. ``snakemake --configfile F`` runs exactly the experiment in F
 and plain ``snakemake`` runs ``config.yaml``; each writes under ``results/<name>/`` and
@@ -24,6 +25,8 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # A results folder is an experiment's once a run has written one of these (the folders: a run that
 # was stopped, or is still running, before it wrote the tables).
 MARKERS = ("scores.parquet", "run.json", "scores", "fits")
+# About this many score files are gathered into one shard (MANYMODELS_SHARD_FILES sets another number).
+FILES_PER_SHARD = 1000
 
 
 def config_file_of(command_line_configfiles) -> str:
@@ -84,3 +87,22 @@ def plan_record(name: str) -> Path:
 def run_started_record(name: str) -> Path:
     """When the experiment's last run started."""
     return state_dir(name) / "run.json"
+
+
+def shard_tasks(tasks: list[dict], n_folds: int, per_shard: int = FILES_PER_SHARD) -> dict[str, list[dict]]:
+    """Tasks by the shard that gathers their score files: the first ``shard_digits`` hex digits of
+    the config_id, or 'all' when there is one shard."""
+    digits = shard_digits(len(tasks) * n_folds, per_shard)
+    shards: dict[str, list[dict]] = {}
+    for task in tasks:
+        shards.setdefault(task["config_id"][:digits] or "all", []).append(task)
+    return shards
+
+
+def shard_digits(n_files: int, per_shard: int = FILES_PER_SHARD) -> int:
+    """How many leading hex digits of the config_id name a shard of score files: 0 (a single shard)
+    up to ``per_shard`` files, then enough for shards of about that size (1: 16 shards, 2: 256)."""
+    digits = 0
+    while n_files > per_shard * 16**digits:
+        digits += 1
+    return digits

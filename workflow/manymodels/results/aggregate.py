@@ -129,10 +129,6 @@ def gather_scores(*, score_files: list[str], metric_names: list[str], out: str) 
     write_parquet(read_score_table(score_files, metric_names, check_identity=True), out)
 
 
-# About this many score files are gathered into one shard (MANYMODELS_SHARD_FILES sets another number).
-FILES_PER_SHARD = 1000
-
-
 def shard_name(path: str | os.PathLike) -> str | None:
     """The config_id prefix (or 'all') a gathered shard ``scores-<name>.parquet`` is named by."""
     stem = Path(path).stem
@@ -161,25 +157,6 @@ def read_shards(paths: list[str], metric_names: list[str]) -> pd.DataFrame:
         check_shard(path, table)
         tables.append(table)
     return (pa.concat_tables(tables) if tables else schema.empty_table()).to_pandas()
-
-
-def shard_tasks(tasks: list[dict], n_folds: int, per_shard: int = FILES_PER_SHARD) -> dict[str, list[dict]]:
-    """Tasks by the shard that gathers their score files: the first ``shard_digits`` hex digits of
-    the config_id, or 'all' when there is one shard."""
-    digits = shard_digits(len(tasks) * n_folds, per_shard)
-    shards: dict[str, list[dict]] = {}
-    for task in tasks:
-        shards.setdefault(task["config_id"][:digits] or "all", []).append(task)
-    return shards
-
-
-def shard_digits(n_files: int, per_shard: int = FILES_PER_SHARD) -> int:
-    """How many leading hex digits of the config_id name a shard of score files: 0 (a single shard)
-    up to ``per_shard`` files, then enough for shards of about that size (1: 16 shards, 2: 256)."""
-    digits = 0
-    while n_files > per_shard * 16**digits:
-        digits += 1
-    return digits
 
 
 def tidy_scores(scores: pd.DataFrame, configs: list[dict], metric_names: list[str]) -> pd.DataFrame:

@@ -1,0 +1,339 @@
+"""The plan of an experiment: every file list and parameter the rules ask Snakemake for, from plain data.
+
+Snakemake asks the workflow, job by job, which files a job reads (input functions) and what else it
+depends on (params). The answers follow from the checked experiment alone (its configurations,
+folds and settings) and, for a staged search, from the stage decisions made so far. So one object,
+built from plain data (the config after the schema's defaults, what
+:func:`manymodels.experiment.check.check_experiment` returns, and the code hashes), computes them
+all, and ``tests/test_plan.py`` checks them without running Snakemake. Each rule asks the plan in
+one line; what only Snakemake knows (checkpoints, the worker pool, the role of the process on a
+cluster) stays in the ``.smk`` files, which hand the plan two readers: the configurations a stage's
+decision kept, and the selection (``results/<name>/selection.json``). The plan calls a reader only
+when the answer depends on it, as Snakemake plans a checkpoint's dependants only once it has run.
+
+Every path starts with ``<results>`` (Snakemake's path variable for ``results/<name>``). Paths and
+wildcard values are those of results already on disk: changing one would plan cached fits again.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Callable, Iterable
+
+from .. import ConfigError
+from ..experiment.config import metric_specs, racing_settings, selection_metric, streaming_settings
+from ..experiment.data import inner_fold_name
+from ..experiment.estimators import dotted_paths
+from ..experiment.grid import grid_parameters
+from ..experiment.halving import halving_settings, n_rungs, rung_fold
+from ..experiment.layout import FILES_PER_SHARD, shard_tasks
+from ..experiment.tasks import estimator_definition
+from ..task.model_files import suffix_of
+
+Key = tuple[str, str]  # (model, config_id): one configuration
+# (stage, its name) -> the configurations the decision before (racing: 'race', the CV fold) or after
+# (halving: 'halving', the rung) that stage kept.
+Survivors = Callable[[str, str], Iterable[Key]]
+Selection = Callable[[], dict]
+
+
+class Plan:
+    """What the rules of one experiment read and depend on.
+
+    ``config``: the config with the schema's defaults; ``checked``: the check's answer (``tasks``,
+    ``folds``, ``outer_folds``, ``source_file``, ``features``, ``versions``); ``code``: the code hash
+    of each stage (:data:`manymodels.engine.provenance.STAGE_MODULES`); ``own_code``: per family,
+    the hash of the user's own modules its estimator comes from (None: none); ``metric_code``: the
+    same for the metrics. ``survivors`` and ``selection`` read the stage decisions and the
+    selection (see the module docstring); ``per_shard``: about how many score files one shard gathers.
+    """
+
+    def __init__(self, config: dict, checked: dict, *, config_file: str, code: dict[str, str],
+                 own_code: dict[str, str | None], metric_code: str | None = None, per_shard: int = FILES_PER_SHARD,
+                 survivors: Survivors | None = None, selection: Selection | None = None):
+        self.config, self.config_file = config, config_file
+        self.tasks = checked["tasks"]
+        self.task = {(t["model"], t["config_id"]): t for t in self.tasks}
+        self.folds = checked["folds"]
+        self.outer_folds = checked.get("outer_folds", [])  # nested CV: 'o0', 'o1', ...
+        self.versions = checked["versions"]
+        self.data = {"features": checked["features"], "label": config["data"]["label"]}
+        self.source_file = [checked["source_file"]] if checked["source_file"] else []
+        self.metrics = metric_specs(config["metrics"], config_file=config_file)
+        self.selection_metric = selection_metric(config)
+        # Fold racing: the CV folds after the burn-in, each fitted only for the configurations still in the race.
+        self.racing = racing_settings(config)
+        self.race_folds = self.folds[self.racing["burn_in"]:] if self.racing else []
+        # Successive halving: `rungs` rungs, each on every CV fold with more of the resource; the last is the full grid's.
+        self.halving = halving_settings(config)
+        self.rungs = (n_rungs(self.halving, [sum(t["model"] == m for t in self.tasks) for m in config["models"]],
+                              config["models"]) if self.halving else 0)
+        self.staged = bool(self.race_folds or self.halving)
+        # Streaming (out-of-core): one task per configuration, learnt from the data file in batches;
+        # fold 'stream' stands for the whole stream.
+        self.streaming = streaming_settings(config)
+        source = config["data"]["source"]
+        self.generated_stream = isinstance(source, dict) and source["generator"] == "logistic_interactions"
+        self.stream_data = "<results>/data/stream.parquet" if self.generated_stream else checked["source_file"]
+        # Fold 'full' (every training row) for every configuration only when something uses it: an
+        # in-sample metric, or refit: all (the held-out score of every configuration). Otherwise each
+        # family's chosen configuration alone is refitted after selection, as GridSearchCV refits its
+        # best. (A streaming fit learns from every row: its fold 'stream' is already the final fit.)
+        self.full_for_all = (bool(self.streaming) or config["refit"] == "all"
+                             or any(spec["on"] == "train" for spec in self.metrics.values()))
+        self.task_folds = ["stream"] if self.streaming else self.folds + (["full"] if self.full_for_all else [])
+        # The format every model file is kept in: joblib (.joblib) or skops (.skops, safe to open elsewhere).
+        self.model_format = config["model_format"]
+        self.model_suffix = suffix_of(self.model_format)
+        # Where each family's chosen configuration fitted on every training row is (selection.json names it).
+        folder, fold = (("fits", "stream") if self.streaming else ("fits", "full") if self.full_for_all
+                        else ("models", "full"))
+        self.final_model = f"{folder}/{{model}}/{{config_id}}/fold-{fold}{self.model_suffix}"
+        # Models refitted once configurations are chosen (see kept_model_files).
+        self.refits_after_selection = (config["keep_models"] == "best" or bool(config["holdout"])
+                                       or not self.full_for_all)
+        self.code, self.own_code = code, own_code
+        self.score_code = code["score"] if metric_code is None else f"{code['score']}+{metric_code}"
+        # Score files are gathered in shards named by the leading hex digits of the config_id ('all'
+        # for one shard), so a changed configuration makes aggregation reread one shard, not every file.
+        self.shards = shard_tasks(self.tasks, len(self.task_folds), per_shard=per_shard)
+        self._survivors, self._selection = survivors, selection
+
+    # The tasks: one per (configuration, fold).
+
+    def task_of(self, model: str, config_id: str) -> dict:
+        """The configuration record behind a job's wildcards."""
+        try:
+            return self.task[(model, config_id)]
+        except KeyError:
+            raise ConfigError(f"{model}/{config_id} is not a configuration of {self.config_file}") from None
+
+    def planned_fits(self) -> int:
+        """Fits of the full grid: every task, and nested CV's inner tasks (a staged search makes fewer)."""
+        return len(self.tasks) * (len(self.task_folds) + len(self.outer_folds) * len(self.folds))
+
+    def planned_jobs(self, shards: Iterable[str]) -> int:
+        """Fit and score jobs of the named shards' tasks and of nested CV's inner tasks."""
+        return (2 * len(self.task_folds) * sum(len(self.shards[s]) for s in shards)
+                + 2 * len(self.tasks) * len(self.outer_folds) * len(self.folds))
+
+    def split_inputs(self, fold: str) -> dict[str, str]:
+        """The prepared data and what splits it: the CV folds, or for fold 'full' the held-out rows."""
+        if fold == "stream":
+            return {"data": self.stream_data}
+        inputs = {"data": "<results>/data/data.parquet"}
+        if fold.startswith("o"):  # an inner fold of nested CV: its outer fold's file
+            inputs["folds"] = f"<results>/data/nested/outer-{fold[1:].split('-')[0]}.parquet"
+        elif fold == "full":
+            inputs["folds"] = "<results>/data/holdout.parquet"
+        elif fold != "all":
+            inputs["folds"] = "<results>/data/folds.parquet"
+        return inputs
+
+    def fit_params(self, model: str, config_id: str, fold: str | None) -> dict:
+        """What a fit job hands its task (the configuration) and what else it depends on besides its
+        inputs (the package code it runs, the estimator's version). Snakemake stores these and reruns
+        the fit when they change: their shape is that of the fits already on disk."""
+        task = self.task_of(model, config_id)
+        return {
+            "task": {key: task[key] for key in ("estimator", "kwargs", "fit_kwargs", "params")},
+            "streaming": {"streaming": self.streaming} if fold == "stream" else {},
+            "provenance": {"code": self.code["fit"], "version": self.versions[model]}
+            | ({"own_code": self.own_code[model]} if self.own_code[model] else {})
+            | ({"model_format": self.code["skops"]} if self.model_format == "skops" else {}),
+        }
+
+    @staticmethod
+    def fit_function(fold: str) -> str:
+        """The package function that fits a task: batch learning, or streaming for fold 'stream'."""
+        return "manymodels.task.streaming:fit_stream_task" if fold == "stream" else "manymodels.task.fit:fit_task"
+
+    # Gathering and aggregation.
+
+    def shard_files(self) -> list[str]:
+        return [f"<results>/shards/scores-{shard}.parquet" for shard in sorted(self.shards)]
+
+    def shard_score_files(self, shard: str) -> list[str]:
+        """The score files of a shard's tasks (in a staged search, only the stages each configuration reached)."""
+        if self.halving:
+            return self.halving_score_files(self.shards[shard])
+        reached = {fold: self.racing_keys(fold) for fold in self.race_folds}
+        if self.race_folds:  # a configuration dropped from the race is not fitted on every row either
+            reached["full"] = reached[self.race_folds[-1]]
+        return [
+            _score_file(t["model"], t["config_id"], fold)
+            for t in self.shards[shard]
+            for fold in self.task_folds
+            if fold not in reached or (t["model"], t["config_id"]) in reached[fold]
+        ]
+
+    def stage_decisions(self) -> list[str]:
+        """The decisions of fold racing or successive halving (none without either)."""
+        return [f"<results>/race/fold-{fold}.json" for fold in self.race_folds] + [
+            f"<results>/halving/rung-{rung}.json" for rung in range(self.rungs - 1)
+        ]
+
+    # Staged searches: which configurations each stage fits, from the decisions made so far.
+
+    def racing_keys(self, fold: str) -> set[Key] | frozenset[Key]:
+        """The configurations fitted on CV fold ``fold``: every one, or under racing those the
+        decision before that fold kept."""
+        if fold not in self.race_folds:
+            return set(self.task)
+        return self._survivors("race", fold)
+
+    def race_inputs(self, race_fold: str) -> list[str]:
+        """What the decision before CV fold ``race_fold`` reads: the scores, on every earlier fold, of
+        the configurations the decision before the previous fold kept."""
+        position = self.folds.index(race_fold)
+        return [
+            _score_file(model, config_id, fold)
+            for model, config_id in sorted(self.racing_keys(self.folds[position - 1]))
+            for fold in self.folds[:position]
+        ]
+
+    def halving_keys(self, rung: int) -> set[Key] | frozenset[Key]:
+        """The configurations fitted at ``rung``: every one at rung 0, then those the decision after
+        the previous rung kept."""
+        if rung == 0:
+            return set(self.task)
+        return self._survivors("halving", str(rung - 1))
+
+    def rung_fold(self, fold: str, rung: int, model: str) -> str:
+        """The fold name of a fit of CV fold ``fold`` at ``rung`` (the last rung's is the fold itself)."""
+        return rung_fold(fold, rung, self.rungs, self.halving, self.config["models"], model)
+
+    def halving_inputs(self, rung: int) -> list[str]:
+        """What the decision after a rung reads: its configurations' scores on every CV fold."""
+        return [
+            _score_file(model, config_id, self.rung_fold(fold, rung, model))
+            for model, config_id in sorted(self.halving_keys(rung))
+            for fold in self.folds
+        ]
+
+    def halving_score_files(self, tasks: list[dict]) -> list[str]:
+        """Each configuration's scores at the last rung it reached (and on every row, for those that
+        reached the last rung, when something needs it)."""
+        reached = [self.halving_keys(rung) for rung in range(self.rungs)]
+        files = []
+        for t in tasks:
+            key = (t["model"], t["config_id"])
+            rung = max(r for r in range(self.rungs) if key in reached[r])
+            folds = [self.rung_fold(f, rung, t["model"]) for f in self.folds]
+            if rung == self.rungs - 1 and "full" in self.task_folds:
+                folds.append("full")
+            files += [_score_file(t["model"], t["config_id"], fold) for fold in folds]
+        return files
+
+    # Selection, and what it refits.
+
+    def selection_params(self) -> dict:
+        """What selection depends on (``final_model`` is a format string with braces for
+        ``{model}`` and ``{config_id}``)."""
+        return {
+            "metrics": self.metrics,
+            "selection_metric": self.selection_metric,
+            "simplest": self.config["selection"]["simplest"],
+            "rule": self.config["selection"]["rule"],
+            "rope": self.config["selection"]["rope"],
+            "credibility": self.config["selection"]["credibility"],
+            "grid_parameters": {model: grid_parameters(spec) for model, spec in self.config["models"].items()},
+            "final_model": self.final_model,
+            "code": self.code["aggregate"],
+        }
+
+    def outer_selection_params(self) -> dict:
+        """What the selection inside each outer fold of nested CV depends on: selection's settings,
+        less the final model, the code (its rule names its own) and the grid parameters."""
+        return {key: value for key, value in self.selection_params().items()
+                if key not in ("final_model", "code", "grid_parameters")}
+
+    def kept_model_files(self, choices: dict) -> list[str]:
+        """What is fitted after selection (``choices``: results/selection.json): each family's chosen
+        configuration on every training row (fold 'full') when no earlier fit did that for every
+        configuration, or with keep_models: best, and its score on the held-out set; with a held-out
+        set, the overall winner on every row (fold 'all')."""
+        config, suffix = self.config, self.model_suffix
+        files = []
+        chosen = [c["chosen"] for c in choices["models"].values() if c["chosen"]]
+        if config["keep_models"] == "best" or not self.full_for_all:
+            files += [f"<results>/models/{c['model']}/{c['config_id']}/fold-full{suffix}" for c in chosen]
+        if config["holdout"] and not self.full_for_all:
+            files += [f"<results>/models/{c['model']}/{c['config_id']}/fold-full.parquet" for c in chosen]
+        if config["holdout"] and choices["overall"]:
+            overall = choices["overall"]
+            files.append(f"<results>/models/{overall['model']}/{overall['config_id']}/fold-all{suffix}")
+        return files
+
+    def kept_models(self, deleted: list[str]) -> list[str]:
+        """The refits after selection (read from the selection only when there are any) and the kept
+        models that were ``deleted`` (keep_models: all: the same command fits them again)."""
+        if not self.refits_after_selection:
+            return deleted
+        return self.kept_model_files(self._selection()) + deleted
+
+    def refit_scores(self) -> list[str]:
+        """The held-out scores of the chosen configurations refitted after selection (none when every
+        configuration was fitted on all rows: their scores are in the tables)."""
+        if self.full_for_all or not self.config["holdout"]:
+            return []
+        return [path for path in self.kept_model_files(self._selection()) if path.endswith(".parquet")]
+
+    def winner_full_model(self) -> dict[str, str]:
+        """The overall winner fitted on every training row, and its metadata (for the test-set plot)."""
+        winner = self._selection()["overall"]
+        if not winner:
+            return {}
+        path = f"<results>/{self.final_model.format(model=winner['model'], config_id=winner['config_id'])}"
+        return {"model": path, "meta": path.removesuffix(self.model_suffix) + ".json"}
+
+    # Nested CV and the report.
+
+    def inner_score_files(self, outer: str) -> list[str]:
+        """Nested CV: the score files of every configuration on the inner folds of outer fold ``outer`` (its index)."""
+        return [
+            _score_file(t["model"], t["config_id"], inner_fold_name(f"o{outer}", fold))
+            for t in self.tasks
+            for fold in self.folds
+        ]
+
+    def outer_fold_dirs(self) -> list[str]:
+        return [f"<results>/nested/outer-{outer}" for outer in range(len(self.outer_folds))]
+
+    def nested_files(self) -> list[str]:
+        """The nested CV estimate the report shows (none without nested CV)."""
+        return ["<results>/nested.json"] if self.outer_folds else []
+
+    def plot_files(self) -> list[str]:
+        config = self.config
+        files = [f"<results>/plots/{model}/{metric}.png" for model in config["models"] for metric in self.metrics]
+        files += ["<results>/plots/cv_scores.png", "<results>/plots/families.png"]
+        if self.staged:
+            files.append("<results>/plots/race.png")
+        if config["holdout"] and config["data"]["label"]:
+            files.append("<results>/plots/test_predictions.png")
+        return files
+
+
+def own_code_paths(config: dict, *, config_file: str) -> tuple[dict[str, list[str]], list[str]]:
+    """The dotted paths each family's fits import (by family) and those every score imports (the
+    metric functions): the workflow hashes the user's own modules among them
+    (:func:`manymodels.engine.provenance.own_code_hash`) and hands the plan the hashes."""
+    families = {model: [path for _, path in dotted_paths(estimator_definition(spec))]
+                for model, spec in config["models"].items()}
+    metrics = metric_specs(config["metrics"], config_file=config_file)
+    return families, [spec["function"] for spec in metrics.values() if "function" in spec]
+
+
+def _score_file(model: str, config_id: str, fold: str) -> str:
+    return f"<results>/scores/{model}/{config_id}/fold-{fold}.parquet"
+
+
+@functools.lru_cache(maxsize=None)
+def read_survivors(path: str, mtime_ns: int) -> frozenset[Key]:
+    """The configurations a stage's decision file kept: read once per version of the file
+    (``mtime_ns``), not once per shard and per stage that asks (every shard's input function does).
+    The workflow's reader of decisions, which it hands the plan, calls this."""
+    with open(path) as fh:
+        return frozenset((s["model"], s["config_id"]) for s in json.load(fh)["survivors"])
