@@ -395,7 +395,7 @@ def _server_environ() -> dict:
     """The environment the forkserver starts in: BLAS single-threaded, and this process's ``sys.path``
     as PYTHONPATH, so the workers import the workflow's own copy of the package (and the config's
     modules), not whichever copy is installed: the forkserver of Python 3.11 ignores the ``sys_path``
-    it is handed and preloads from its default path (cpython gh-117378, fixed from 3.12.8 on; this
+    it is handed and preloads from its default path (cpython gh-117378, fixed in later 3.12 and 3.13; this
     PYTHONPATH workaround is the one given there, and harmless where the fix is in)."""
     import sys
 
