@@ -212,5 +212,6 @@ def test_a_manager_that_fails_fails_its_tasks_and_the_later_ones():
             pool.submit(_getpid_payload(), "getpid").result(timeout=30)
         with pytest.raises(RuntimeError, match="the worker pool stopped working"):
             pool.submit(_getpid_payload(), "getpid").result(timeout=5)
+        pool._thread.join(timeout=5)  # its exception is reported (and its warning ignored) in this test
     finally:
         pool.close()
