@@ -37,7 +37,7 @@ else:
     include: "workflow/rules/score.smk"
     include: "workflow/rules/aggregate.smk"
     include: "workflow/rules/nested.smk"
-    include: "workflow/rules/racing.smk"
+    include: "workflow/rules/search.smk"
     include: "workflow/rules/report.smk"
 
     rule all:

@@ -12,10 +12,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "workflow" / "manymodels"
-ROOMS = ("experiment", "task", "results", "engine")
-# Which rooms each room may import: results and engine use experiment and task; task uses experiment.
+ROOMS = ("experiment", "task", "results", "search", "engine")
+# Which rooms each room may import: results and engine use experiment and task; task uses experiment;
+# the searches read scores as results does (their verdicts) and the engine's plan asks them what to fit.
 ALLOWED = {"experiment": set(), "task": {"experiment"}, "results": {"experiment", "task"},
-           "engine": {"experiment", "task"}}
+           "search": {"experiment", "task", "results"}, "engine": {"experiment", "task", "search"}}
 
 
 def test_snakefiles_are_formatted():
@@ -66,7 +67,7 @@ def _room(module: str) -> str | None:
     return parts[1] if len(parts) > 1 and parts[1] in ROOMS else None
 
 
-def test_the_package_shows_its_four_rooms_first():
+def test_the_package_shows_its_rooms_first():
     entries = sorted(p.name for p in PACKAGE.iterdir() if not p.name.startswith("__pycache__"))
     assert entries == ["__init__.py", "__main__.py", *sorted(ROOMS)]
 
@@ -103,3 +104,19 @@ def test_no_import_cycles_between_modules():
     for module in sorted(graph):
         visit(module)
     assert not cycles, cycles
+
+
+def test_every_function_a_rule_or_a_decision_names_exists():
+    """Rules, the plan and the searches reach package functions by 'module:function' strings (run
+    in a worker); each must name a function that imports, or a job fails only when it runs."""
+    import importlib
+    import re
+
+    pattern = re.compile(r"""["'](manymodels\.[A-Za-z_.]+):([A-Za-z_]+)["']""")
+    named = {match.groups() for path in [*(REPO / "workflow").rglob("*.smk"), *PACKAGE.rglob("*.py")]
+             for match in pattern.finditer(path.read_text())}
+    named |= {tuple(cls.decide.split(":")) for cls in importlib.import_module("manymodels.search").SEARCHES.values()}
+    assert len(named) >= 25
+    missing = [f"{module}:{name}" for module, name in sorted(named)
+               if not callable(getattr(importlib.import_module(module), name, None))]
+    assert not missing, missing

@@ -8,7 +8,7 @@ import pytest
 
 from manymodels import ConfigError
 from manymodels.experiment.halving import describe_resource, n_rungs, resource_of, rung_fold, split_fold
-from manymodels.results.halving import halving_decision
+from manymodels.search.halving import halving_decision
 from manymodels.task.fit import _with_resource
 from manymodels.task.score import write_row
 

@@ -18,7 +18,8 @@ import pytest
 from conftest import TINY_CONFIG
 
 from manymodels import ConfigError
-from manymodels.engine.plan import Plan, own_code_paths, read_survivors
+from manymodels.engine.plan import Plan, own_code_paths
+from manymodels.search import read_decision, survivors
 from manymodels.experiment.schema import SCHEMA_PATH
 
 CODE = {"data": "D", "fit": "F", "score": "S", "aggregate": "A", "plot": "P", "report": "R", "skops": "K"}
@@ -40,12 +41,12 @@ def _checked(text: str) -> dict:
     return check_experiment(config=json.loads(text), config_file="exp.yaml")
 
 
-def plan_of(config: dict, *, survivors=None, selection=None, per_shard=1000, own_code=None, metric_code=None) -> Plan:
+def plan_of(config: dict, *, decisions=None, selection=None, per_shard=1000, own_code=None, metric_code=None) -> Plan:
     config = with_defaults(config)
     checked = copy.deepcopy(_checked(json.dumps(config, sort_keys=True)))
     return Plan(config, checked, config_file="exp.yaml", code=CODE,
                 own_code=own_code or {model: None for model in config["models"]}, metric_code=metric_code,
-                per_shard=per_shard, survivors=survivors, selection=selection)
+                per_shard=per_shard, decisions=decisions, selection=selection)
 
 
 def tiny(**changes) -> dict:
@@ -67,12 +68,13 @@ def never(*args):
 
 
 def decisions(kept: dict[tuple[str, str], list[str]], model: str = "gmm"):
-    """A reader of stage decisions: (stage, name) -> configurations kept; records what was asked."""
+    """A reader of decisions: (folder, stage) -> the decision, keeping the configurations given;
+    records what was asked."""
     asked = []
 
-    def read(stage, name):
-        asked.append((stage, name))
-        return frozenset((model, config_id) for config_id in kept[(stage, name)])
+    def read(folder, stage):
+        asked.append((folder, stage))
+        return {"survivors": [{"model": model, "config_id": config_id} for config_id in kept[(folder, stage)]]}
 
     read.asked = asked
     return read
@@ -82,7 +84,7 @@ def decisions(kept: dict[tuple[str, str], list[str]], model: str = "gmm"):
 # configuration on every training row too (fold 'full').
 
 def test_a_grid_plans_every_configuration_on_every_fold_and_full():
-    plan = plan_of(tiny(), survivors=never, selection=never)
+    plan = plan_of(tiny(), decisions=never, selection=never)
     configs = ids(plan)
     assert len(configs) == 4 and all(len(c) == 10 and int(c, 16) >= 0 for c in configs)
     assert plan.folds == ["0", "1", "2"] and plan.task_folds == ["0", "1", "2", "full"]
@@ -232,20 +234,26 @@ def test_a_random_search_plans_its_draws_like_grid_points():
 def racing_plan(kept):
     config = tiny(cv={**TINY_CONFIG["cv"], "n_splits": 4}, racing={"burn_in": 2})
     read = decisions(kept)
-    return plan_of(config, survivors=read), read
+    return plan_of(config, decisions=read), read
 
 
 def test_racing_plans_each_fold_after_the_burn_in_for_the_configurations_still_in_the_race():
     probe, _ = racing_plan({})
     a, b, c, d = ids(probe)
-    plan, read = racing_plan({("race", "2"): [a, b], ("race", "3"): [a]})
-    assert plan.race_folds == ["2", "3"] and plan.staged
+    plan, read = racing_plan({("race", "fold-2"): [a, b], ("race", "fold-3"): [a]})
+    assert [s.key for s in plan.searches] == ["racing"] and plan.staged
     assert plan.stage_decisions() == ["<results>/race/fold-2.json", "<results>/race/fold-3.json"]
     # The decision before fold 2 reads every configuration's burn-in; before fold 3, those fold 2 kept.
-    assert plan.race_inputs("2") == [f for k in sorted([a, b, c, d]) for f in scores("gmm", k, ["0", "1"])]
+    assert plan.decision_inputs("race", "fold-2") == {
+        "score_files": [f for k in sorted([a, b, c, d]) for f in scores("gmm", k, ["0", "1"])]}
     assert read.asked == []
-    assert plan.race_inputs("3") == [f for k in sorted([a, b]) for f in scores("gmm", k, ["0", "1", "2"])]
-    assert read.asked == [("race", "2")]
+    assert plan.decision_inputs("race", "fold-3")["score_files"] == [
+        f for k in sorted([a, b]) for f in scores("gmm", k, ["0", "1", "2"])]
+    assert read.asked == [("race", "fold-2")]
+    params = plan.decision_params("race", "fold-3")
+    assert params["function"] == "manymodels.search.racing:race_decision"
+    assert params["kwargs"] == {"metric_names": ["ars", "bic"], "metric": "ars", "greater_is_better": True,
+                                "alpha": 0.05, "fold": "3"}
     # Each configuration's scores on the folds it reached; on every row only for those that finished.
     assert plan.shard_score_files("all") == (scores("gmm", a, ["0", "1", "2", "3", "full"])
                                              + scores("gmm", b, ["0", "1", "2"])
@@ -260,20 +268,20 @@ def test_a_decision_not_made_yet_stops_only_what_depends_on_it():
     probe, _ = racing_plan({})
     a, b, *_ = ids(probe)
 
-    def read(stage, name):
-        if name == "3":
-            raise NotYet(name)
-        return frozenset({("gmm", a), ("gmm", b)})
+    def read(folder, stage):
+        if stage == "fold-3":
+            raise NotYet(stage)
+        return {"survivors": [{"model": "gmm", "config_id": a}, {"model": "gmm", "config_id": b}]}
 
-    plan = plan_of(tiny(cv={**TINY_CONFIG["cv"], "n_splits": 4}, racing={"burn_in": 2}), survivors=read)
-    assert len(plan.race_inputs("3")) == 6
+    plan = plan_of(tiny(cv={**TINY_CONFIG["cv"], "n_splits": 4}, racing={"burn_in": 2}), decisions=read)
+    assert len(plan.decision_inputs("race", "fold-3")["score_files"]) == 6
     with pytest.raises(NotYet):
         plan.shard_score_files("all")
 
 
 def test_without_a_staged_search_no_decision_is_read():
-    plan = plan_of(tiny(cv={**TINY_CONFIG["cv"], "n_splits": 4}), survivors=never)
-    assert plan.race_folds == [] and not plan.staged and plan.rungs == 0
+    plan = plan_of(tiny(cv={**TINY_CONFIG["cv"], "n_splits": 4}), decisions=never)
+    assert plan.searches == [] and not plan.staged and plan.stage_decisions() == []
     assert len(plan.shard_score_files("all")) == 4 * 5
     assert "<results>/plots/race.png" not in plan.plot_files()
 
@@ -283,15 +291,17 @@ def test_without_a_staged_search_no_decision_is_read():
 def test_halving_plans_each_rung_for_the_configurations_the_previous_rung_kept():
     config = tiny(halving={"factor": 2, "min_resources": 0.25})
     a, b, c, d = ids(plan_of(config))
-    read = decisions({("halving", "0"): [a, b], ("halving", "1"): [a]})
-    plan = plan_of(config, survivors=read)
-    assert plan.rungs == 3 and plan.staged
+    read = decisions({("halving", "rung-0"): [a, b], ("halving", "rung-1"): [a]})
+    plan = plan_of(config, decisions=read)
+    assert plan.searches[0].rungs == 3 and plan.staged
     assert plan.stage_decisions() == ["<results>/halving/rung-0.json", "<results>/halving/rung-1.json"]
     quarter, half = ["0~1of4", "1~1of4", "2~1of4"], ["0~1of2", "1~1of2", "2~1of2"]
-    assert plan.halving_inputs(0) == [f for k in sorted([a, b, c, d]) for f in scores("gmm", k, quarter)]
+    assert plan.decision_inputs("halving", "rung-0")["score_files"] == [
+        f for k in sorted([a, b, c, d]) for f in scores("gmm", k, quarter)]
     assert read.asked == []
-    assert plan.halving_inputs(1) == [f for k in sorted([a, b]) for f in scores("gmm", k, half)]
-    assert read.asked == [("halving", "0")]
+    assert plan.decision_inputs("halving", "rung-1")["score_files"] == [
+        f for k in sorted([a, b]) for f in scores("gmm", k, half)]
+    assert read.asked == [("halving", "rung-0")]
     # The last rung is the full grid's own fits (fold '<k>'), and fold 'full' for in-sample BIC.
     assert plan.shard_score_files("all") == (scores("gmm", a, ["0", "1", "2", "full"]) + scores("gmm", b, half)
                                              + scores("gmm", c, quarter) + scores("gmm", d, quarter))
@@ -302,9 +312,9 @@ def test_halving_on_an_estimator_parameter_names_its_value():
                                   "kwargs": {"n_init": 1, "random_state": 0, "max_iter": 100}}},
                   halving={"resource": "max_iter", "factor": 2, "min_resources": 25})
     a, b, c, d = ids(plan_of(config))
-    plan = plan_of(config, survivors=decisions({("halving", "0"): [a, b, c, d]}))
-    assert plan.rungs == 3
-    assert plan.halving_inputs(1)[:3] == scores("gmm", a, ["0~max_iter=50", "1~max_iter=50", "2~max_iter=50"])
+    plan = plan_of(config, decisions=decisions({("halving", "rung-0"): [a, b, c, d]}))
+    assert plan.searches[0].rungs == 3
+    assert plan.decision_inputs("halving", "rung-1")["score_files"][:3] == scores("gmm", a, ["0~max_iter=50", "1~max_iter=50", "2~max_iter=50"])
 
 
 # Nested CV: two outer folds, each running the whole selection on its own inner folds.
@@ -347,7 +357,7 @@ def test_streaming_plans_one_task_per_configuration_on_the_stream():
 def test_decision_files_are_read_once_per_version(tmp_path):
     path = tmp_path / "fold-3.json"
     path.write_text(json.dumps({"survivors": [{"model": "gmm", "config_id": "a" * 10}]}))
-    assert read_survivors(str(path), 1) == {("gmm", "a" * 10)}
+    assert survivors(read_decision(str(path), 1)) == {("gmm", "a" * 10)}
     path.write_text(json.dumps({"survivors": []}))
-    assert read_survivors(str(path), 1) == {("gmm", "a" * 10)}  # the same version: not read again
-    assert read_survivors(str(path), 2) == frozenset()
+    assert survivors(read_decision(str(path), 1)) == {("gmm", "a" * 10)}  # the same version: not read again
+    assert survivors(read_decision(str(path), 2)) == frozenset()

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from manymodels.results.racing import race_decision
+from manymodels.search.racing import race_decision
 from manymodels.results.stages import stage_outcome
 from manymodels.task.score import write_row
 

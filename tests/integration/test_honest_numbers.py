@@ -187,4 +187,4 @@ def test_halving_keeps_its_stages_apart_and_counts_every_fit_once(tmp_path):
     stages = root / "workflow/manymodels/results/stages.py"
     stages.write_text(stages.read_text() + "\n# edited\n")
     again = snakemake(root)
-    assert "halving_decision 2" in again.stdout + again.stderr  # rung 0 and rung 1: each decision again
+    assert "stage_decision 2" in again.stdout + again.stderr  # rung 0 and rung 1: each decision again

@@ -74,7 +74,7 @@ def test_racing_fits_the_contenders_only_and_reuses_every_fit_when_the_race_chan
     planned = {(w["config_id"], w["fold"]) for rule, w in planned_jobs(root) if rule == "fit_model"}
     every = {(c, str(k)) for c in {c for c, _ in longer} for k in range(5)}
     assert planned == every - set(longer)
-    assert job_counts(planned_jobs(root))["race_decision"] == 0
+    assert job_counts(planned_jobs(root))["stage_decision"] == 0
 
 
 def test_halving_fits_rungs_on_the_same_folds_and_its_last_rung_is_the_full_grid(tmp_path):

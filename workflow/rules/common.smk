@@ -1,6 +1,6 @@
 # The experiment's plan. What every rule reads and depends on is the plan's (manymodels.engine.plan,
 # unit-tested without Snakemake), built from the checked experiment (engine.smk): rules ask it in one
-# line, and it asks the checkpoints here for the stage decisions and the selection when its answer
+# line, and it asks the checkpoints here for the stages' decisions and the selection when its answer
 # depends on them. Here too: the shards of score files left to plan, and the wildcards' patterns.
 
 import json
@@ -9,20 +9,20 @@ from snakemake.exceptions import IncompleteCheckpointException
 from snakemake.io import checkpoint_target
 
 from manymodels.engine.ceiling import COMFORTABLE_JOBS, dag_warning
-from manymodels.engine.plan import Plan, own_code_paths, read_survivors
+from manymodels.engine.plan import Plan, own_code_paths
 from manymodels.engine.provenance import STAGE_MODULES, code_hash, own_code_hash
 from manymodels.engine.uptodate import missing_kept_models, shard_fingerprints, shard_pattern, up_to_date_shards
 from manymodels.experiment.layout import FILES_PER_SHARD
+from manymodels.search import SEARCHES, read_decision
 
 
-def survivors(stage, name):
-    """The configurations a stage's decision kept ('race': the CV fold it precedes; 'halving': the rung
-    it follows). A decision being made again in this run (its file removed for its job) is not known yet."""
-    decider = checkpoints.race_decision if stage == "race" else checkpoints.halving_decision
-    decision = decider.get(**{"race_fold" if stage == "race" else "rung": name}).output[0]
-    if not os.path.exists(decision):
-        raise IncompleteCheckpointException(decider.rule, checkpoint_target(decision))
-    return read_survivors(str(decision), os.stat(decision).st_mtime_ns)
+def decision(folder, stage):
+    """A stage's decision (results/<name>/<folder>/<stage>.json). One being made again in this run
+    (its file removed for its job) is not known yet."""
+    made = checkpoints.stage_decision.get(search=folder, stage=stage).output[0]
+    if not os.path.exists(made):
+        raise IncompleteCheckpointException(checkpoints.stage_decision.rule, checkpoint_target(made))
+    return read_decision(str(made), os.stat(made).st_mtime_ns)
 
 
 def chosen_choices():
@@ -42,7 +42,7 @@ PLAN = Plan(
     own_code={model: own_code_hash(paths) for model, paths in _families.items()},
     metric_code=own_code_hash(_metrics),
     per_shard=int(os.environ.get("MANYMODELS_SHARD_FILES", FILES_PER_SHARD)),
-    survivors=survivors,
+    decisions=decision,
     selection=chosen_choices,
 )
 
@@ -84,9 +84,9 @@ wildcard_constraints:
     model=r"[A-Za-z][A-Za-z0-9_-]*",
     config_id=r"[0-9a-f]{10}",
     fold=r"\d+|full|all|stream|o\d+-\d+|\d+~(\d+of\d+|[A-Za-z_][A-Za-z0-9_]*=\d+)",
-    rung=r"\d+",
     outer=r"\d+",
     refit=r"full|all",
     metric=r"[A-Za-z][A-Za-z0-9_]*",
-    shard=r"[0-9a-f]+|all",
-    race_fold=r"\d+",
+    shard=r"[0-9a-f]+|all|trials-[A-Za-z][A-Za-z0-9_-]*",
+    search="|".join(search.folder for search in SEARCHES.values()),
+    stage=r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)?",

@@ -2,14 +2,15 @@
 
 Snakemake asks the workflow, job by job, which files a job reads (input functions) and what else it
 depends on (params). The answers follow from the checked experiment alone (its configurations,
-folds and settings) and, for a staged search, from the stage decisions made so far. So one object,
+folds and settings) and, for a staged search, from the decisions made so far. So one object,
 built from plain data (the config after the schema's defaults, what
 :func:`manymodels.experiment.check.check_experiment` returns, and the code hashes), computes them
 all, and ``tests/test_plan.py`` checks them without running Snakemake. Each rule asks the plan in
 one line; what only Snakemake knows (checkpoints, the worker pool, the role of the process on a
-cluster) stays in the ``.smk`` files, which hand the plan two readers: the configurations a stage's
-decision kept, and the selection (``results/<name>/selection.json``). The plan calls a reader only
-when the answer depends on it, as Snakemake plans a checkpoint's dependants only once it has run.
+cluster) stays in the ``.smk`` files, which hand the plan two readers: a stage's decision, and the
+selection (``results/<name>/selection.json``). The plan calls a reader only when the answer depends
+on it, as Snakemake plans a checkpoint's dependants only once it has run. What a staged search
+fits, stage by stage, is its own module's (:mod:`manymodels.search`); the plan asks it.
 
 Every path starts with ``<results>`` (Snakemake's path variable for ``results/<name>``). Paths and
 wildcard values are those of results already on disk: changing one would plan cached fits again.
@@ -17,25 +18,21 @@ wildcard values are those of results already on disk: changing one would plan ca
 
 from __future__ import annotations
 
-import functools
-import json
 from typing import Callable, Iterable
 
 from .. import ConfigError
-from ..experiment.config import metric_specs, racing_settings, selection_metric, streaming_settings
+from ..experiment.config import metric_specs, selection_metric, streaming_settings
 from ..experiment.data import inner_fold_name
 from ..experiment.estimators import dotted_paths
 from ..experiment.grid import grid_parameters
-from ..experiment.halving import halving_settings, n_rungs, rung_fold
 from ..experiment.layout import FILES_PER_SHARD, shard_tasks
 from ..experiment.tasks import estimator_definition
+from ..search import Search, Decisions, score_file, searches_of
 from ..task.model_files import suffix_of
 
-Key = tuple[str, str]  # (model, config_id): one configuration
-# (stage, its name) -> the configurations the decision before (racing: 'race', the CV fold) or after
-# (halving: 'halving', the rung) that stage kept.
-Survivors = Callable[[str, str], Iterable[Key]]
 Selection = Callable[[], dict]
+# The shard that gathers the score files of a family whose configurations its decisions propose.
+TRIALS_SHARD = "trials-{model}"
 
 
 class Plan:
@@ -45,13 +42,13 @@ class Plan:
     ``folds``, ``outer_folds``, ``source_file``, ``features``, ``versions``); ``code``: the code hash
     of each stage (:data:`manymodels.engine.provenance.STAGE_MODULES`); ``own_code``: per family,
     the hash of the user's own modules its estimator comes from (None: none); ``metric_code``: the
-    same for the metrics. ``survivors`` and ``selection`` read the stage decisions and the
-    selection (see the module docstring); ``per_shard``: about how many score files one shard gathers.
+    same for the metrics. ``decisions`` and ``selection`` read a stage's decision (folder, stage) and
+    the selection (see the module docstring); ``per_shard``: about how many score files one shard gathers.
     """
 
     def __init__(self, config: dict, checked: dict, *, config_file: str, code: dict[str, str],
                  own_code: dict[str, str | None], metric_code: str | None = None, per_shard: int = FILES_PER_SHARD,
-                 survivors: Survivors | None = None, selection: Selection | None = None):
+                 decisions: Decisions | None = None, selection: Selection | None = None):
         self.config, self.config_file = config, config_file
         self.tasks = checked["tasks"]
         self.task = {(t["model"], t["config_id"]): t for t in self.tasks}
@@ -62,14 +59,6 @@ class Plan:
         self.source_file = [checked["source_file"]] if checked["source_file"] else []
         self.metrics = metric_specs(config["metrics"], config_file=config_file)
         self.selection_metric = selection_metric(config)
-        # Fold racing: the CV folds after the burn-in, each fitted only for the configurations still in the race.
-        self.racing = racing_settings(config)
-        self.race_folds = self.folds[self.racing["burn_in"]:] if self.racing else []
-        # Successive halving: `rungs` rungs, each on every CV fold with more of the resource; the last is the full grid's.
-        self.halving = halving_settings(config)
-        self.rungs = (n_rungs(self.halving, [sum(t["model"] == m for t in self.tasks) for m in config["models"]],
-                              config["models"]) if self.halving else 0)
-        self.staged = bool(self.race_folds or self.halving)
         # Streaming (out-of-core): one task per configuration, learnt from the data file in batches;
         # fold 'stream' stands for the whole stream.
         self.streaming = streaming_settings(config)
@@ -98,24 +87,37 @@ class Plan:
         # Score files are gathered in shards named by the leading hex digits of the config_id ('all'
         # for one shard), so a changed configuration makes aggregation reread one shard, not every file.
         self.shards = shard_tasks(self.tasks, len(self.task_folds), per_shard=per_shard)
-        self._survivors, self._selection = survivors, selection
+        self._decisions, self._selection = decisions, selection
+        # Staged searches (fold racing, successive halving, Bayesian optimisation): what each stage
+        # fits follows from the decisions before it. A family whose configurations the decisions
+        # propose has a shard of its own.
+        self.searches: list[Search] = searches_of(self)
+        self.staged = bool(self.searches)
+        self.proposing = {s.model: s for s in self.searches if s.planned_tasks()}
+        self.shards.update({TRIALS_SHARD.format(model=model): [] for model in self.proposing})
 
     # The tasks: one per (configuration, fold).
 
     def task_of(self, model: str, config_id: str) -> dict:
         """The configuration record behind a job's wildcards."""
-        try:
+        if (model, config_id) in self.task:
             return self.task[(model, config_id)]
-        except KeyError:
-            raise ConfigError(f"{model}/{config_id} is not a configuration of {self.config_file}") from None
+        if model in self.proposing and (record := self.proposing[model].configuration(config_id)):
+            return record  # a trial's: its fit jobs exist once the decision that proposed it is read
+        raise ConfigError(f"{model}/{config_id} is not a configuration of {self.config_file}")
 
     def planned_fits(self) -> int:
-        """Fits of the full grid: every task, and nested CV's inner tasks (a staged search makes fewer)."""
-        return len(self.tasks) * (len(self.task_folds) + len(self.outer_folds) * len(self.folds))
+        """Fits of the full grid (and of the trials asked for), and nested CV's inner tasks (a staged
+        search that drops configurations makes fewer)."""
+        proposed = sum(s.planned_tasks() for s in self.proposing.values())
+        return ((len(self.tasks) + proposed) * len(self.task_folds)
+                + len(self.tasks) * len(self.outer_folds) * len(self.folds))
 
     def planned_jobs(self, shards: Iterable[str]) -> int:
         """Fit and score jobs of the named shards' tasks and of nested CV's inner tasks."""
-        return (2 * len(self.task_folds) * sum(len(self.shards[s]) for s in shards)
+        proposed = sum(s.planned_tasks() for model, s in self.proposing.items()
+                       if TRIALS_SHARD.format(model=model) in shards)
+        return (2 * len(self.task_folds) * (sum(len(self.shards[s]) for s in shards) + proposed)
                 + 2 * len(self.tasks) * len(self.outer_folds) * len(self.folds))
 
     def split_inputs(self, fold: str) -> dict[str, str]:
@@ -156,75 +158,42 @@ class Plan:
 
     def shard_score_files(self, shard: str) -> list[str]:
         """The score files of a shard's tasks (in a staged search, only the stages each configuration reached)."""
-        if self.halving:
-            return self.halving_score_files(self.shards[shard])
-        reached = {fold: self.racing_keys(fold) for fold in self.race_folds}
-        if self.race_folds:  # a configuration dropped from the race is not fitted on every row either
-            reached["full"] = reached[self.race_folds[-1]]
-        return [
-            _score_file(t["model"], t["config_id"], fold)
-            for t in self.shards[shard]
-            for fold in self.task_folds
-            if fold not in reached or (t["model"], t["config_id"]) in reached[fold]
-        ]
+        if shard.startswith("trials-"):
+            search = self.proposing[shard.removeprefix("trials-")]
+            return search.score_files(search.configurations())
+        files, left = [], list(self.shards[shard])
+        for search in self.searches:
+            mine = [t for t in left if search.covers(t["model"])]
+            if mine:
+                files += search.score_files(mine)
+                left = [t for t in left if not search.covers(t["model"])]
+        return files + [score_file(t["model"], t["config_id"], fold) for t in left for fold in self.task_folds]
+
+    # Staged searches: each stage's decision, from the decisions before it.
 
     def stage_decisions(self) -> list[str]:
-        """The decisions of fold racing or successive halving (none without either)."""
-        return [f"<results>/race/fold-{fold}.json" for fold in self.race_folds] + [
-            f"<results>/halving/rung-{rung}.json" for rung in range(self.rungs - 1)
-        ]
+        """Every decision of the staged searches (none without one)."""
+        return [path for search in self.searches for path in search.decision_files()]
 
-    # Staged searches: which configurations each stage fits, from the decisions made so far.
+    def decision(self, folder: str, stage: str) -> dict:
+        """A decision already made (the workflow's reader raises Snakemake's checkpoint exception until it is)."""
+        return self._decisions(folder, stage)
 
-    def racing_keys(self, fold: str) -> set[Key] | frozenset[Key]:
-        """The configurations fitted on CV fold ``fold``: every one, or under racing those the
-        decision before that fold kept."""
-        if fold not in self.race_folds:
-            return set(self.task)
-        return self._survivors("race", fold)
+    def search_of(self, folder: str, stage: str) -> Search:
+        for search in self.searches:
+            if search.folder == folder and stage in search.stages():
+                return search
+        raise ConfigError(f"{folder}/{stage} is not a stage of a search of {self.config_file}")
 
-    def race_inputs(self, race_fold: str) -> list[str]:
-        """What the decision before CV fold ``race_fold`` reads: the scores, on every earlier fold, of
-        the configurations the decision before the previous fold kept."""
-        position = self.folds.index(race_fold)
-        return [
-            _score_file(model, config_id, fold)
-            for model, config_id in sorted(self.racing_keys(self.folds[position - 1]))
-            for fold in self.folds[:position]
-        ]
+    def decision_inputs(self, folder: str, stage: str) -> dict[str, list[str]]:
+        """What a stage's decision reads, by argument of its function."""
+        inputs = self.search_of(folder, stage).decision_inputs(stage)
+        return inputs if isinstance(inputs, dict) else {"score_files": inputs}
 
-    def halving_keys(self, rung: int) -> set[Key] | frozenset[Key]:
-        """The configurations fitted at ``rung``: every one at rung 0, then those the decision after
-        the previous rung kept."""
-        if rung == 0:
-            return set(self.task)
-        return self._survivors("halving", str(rung - 1))
-
-    def rung_fold(self, fold: str, rung: int, model: str) -> str:
-        """The fold name of a fit of CV fold ``fold`` at ``rung`` (the last rung's is the fold itself)."""
-        return rung_fold(fold, rung, self.rungs, self.halving, self.config["models"], model)
-
-    def halving_inputs(self, rung: int) -> list[str]:
-        """What the decision after a rung reads: its configurations' scores on every CV fold."""
-        return [
-            _score_file(model, config_id, self.rung_fold(fold, rung, model))
-            for model, config_id in sorted(self.halving_keys(rung))
-            for fold in self.folds
-        ]
-
-    def halving_score_files(self, tasks: list[dict]) -> list[str]:
-        """Each configuration's scores at the last rung it reached (and on every row, for those that
-        reached the last rung, when something needs it)."""
-        reached = [self.halving_keys(rung) for rung in range(self.rungs)]
-        files = []
-        for t in tasks:
-            key = (t["model"], t["config_id"])
-            rung = max(r for r in range(self.rungs) if key in reached[r])
-            folds = [self.rung_fold(f, rung, t["model"]) for f in self.folds]
-            if rung == self.rungs - 1 and "full" in self.task_folds:
-                folds.append("full")
-            files += [_score_file(t["model"], t["config_id"], fold) for fold in folds]
-        return files
+    def decision_params(self, folder: str, stage: str) -> dict:
+        """The decision's function and what it is handed and depends on (besides its inputs)."""
+        search = self.search_of(folder, stage)
+        return {"function": search.decide, "kwargs": search.decision_kwargs(stage), "code": self.code["aggregate"]}
 
     # Selection, and what it refits.
 
@@ -293,7 +262,7 @@ class Plan:
     def inner_score_files(self, outer: str) -> list[str]:
         """Nested CV: the score files of every configuration on the inner folds of outer fold ``outer`` (its index)."""
         return [
-            _score_file(t["model"], t["config_id"], inner_fold_name(f"o{outer}", fold))
+            score_file(t["model"], t["config_id"], inner_fold_name(f"o{outer}", fold))
             for t in self.tasks
             for fold in self.folds
         ]
@@ -324,16 +293,3 @@ def own_code_paths(config: dict, *, config_file: str) -> tuple[dict[str, list[st
                 for model, spec in config["models"].items()}
     metrics = metric_specs(config["metrics"], config_file=config_file)
     return families, [spec["function"] for spec in metrics.values() if "function" in spec]
-
-
-def _score_file(model: str, config_id: str, fold: str) -> str:
-    return f"<results>/scores/{model}/{config_id}/fold-{fold}.parquet"
-
-
-@functools.lru_cache(maxsize=None)
-def read_survivors(path: str, mtime_ns: int) -> frozenset[Key]:
-    """The configurations a stage's decision file kept: read once per version of the file
-    (``mtime_ns``), not once per shard and per stage that asks (every shard's input function does).
-    The workflow's reader of decisions, which it hands the plan, calls this."""
-    with open(path) as fh:
-        return frozenset((s["model"], s["config_id"]) for s in json.load(fh)["survivors"])

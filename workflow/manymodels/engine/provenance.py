@@ -15,6 +15,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # The modules each stage's task runs, relative to the package (task/io.py holds the shared readers
 # and writers; experiment/ the definitions a task is built from).
 _DEFINITIONS = ["experiment/data.py", "experiment/generators.py", "experiment/tasks.py"]
+# Every search's module: their verdicts are part of aggregation, and a search may write its own report
+# section and plot (a new search is a module there).
+_SEARCHES = sorted(f"search/{path.name}" for path in (PACKAGE_DIR / "search").glob("*.py"))
 STAGE_MODULES = {
     "data": ["task/prepare.py", "task/streaming.py", "task/io.py", *_DEFINITIONS],
     "fit": ["task/fit.py", "task/streaming.py", "task/hashing.py", "task/io.py", "experiment/estimators.py",
@@ -23,14 +26,14 @@ STAGE_MODULES = {
               *_DEFINITIONS],
     "aggregate": ["results/aggregate.py", "results/selection.py", "results/compare.py", "results/cautions.py",
                   "results/formatting.py", "results/cv_results.py", "results/nested.py", "results/racing.py",
-                  "results/halving.py", "results/stages.py", "experiment/halving.py", "task/fit.py",
+                  "results/stages.py", "experiment/halving.py", *_SEARCHES, "task/fit.py",
                   "task/score.py", "task/io.py", "task/model_files.py", "experiment/tasks.py"],
-    "plot": ["results/plots.py", "results/racing.py", "results/stages.py", "results/aggregate.py", "results/store.py", "task/score.py", "task/io.py",
+    "plot": [*_SEARCHES, "results/plots.py", "results/racing.py", "results/stages.py", "results/aggregate.py", "results/store.py", "task/score.py", "task/io.py",
              "task/model_files.py", "experiment/tasks.py"],
     # model_format: skops: what keeps a fit's model as a skops file (the fit stage's modules stay as they are,
     # so the fits of a joblib experiment keep their hash).
     "skops": ["task/model_files.py"],
-    "report": ["results/report.py", "results/summary.py", "results/verdict.py", "results/formatting.py", "results/store.py",
+    "report": [*_SEARCHES, "results/report.py", "results/summary.py", "results/verdict.py", "results/formatting.py", "results/store.py",
                "results/aggregate.py", "task/score.py", "task/io.py", "experiment/tasks.py"],
 }
 

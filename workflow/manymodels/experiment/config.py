@@ -15,7 +15,7 @@ from typing import Any
 from .. import ConfigError
 from .data import fold_names
 from .estimators import class_name, dotted_paths, factory_parameters, make_estimator
-from .grid import expand_grid, sample_points, sampling_note
+from .grid import check_distributions, expand_grid, sample_points, sampling_note
 from .halving import halving_settings, n_rungs
 from .metrics import BUILTIN_METRICS
 from .suggest import with_hint
@@ -109,10 +109,37 @@ def selected_columns(spec: dict, key: str) -> list[tuple[str, str]]:
 
 
 def family_points(spec: dict, *, key: str) -> list[dict]:
-    """The parameter points of a family: its grid, or its random-search draws."""
+    """The parameter points of a family known before it runs: its grid, or its random-search draws
+    (none for Bayesian optimisation, whose verdicts propose them: manymodels.search.optuna)."""
     if "grid" in spec:
         return expand_grid(spec["grid"], key=f"{key}.grid")
+    if "optuna" in spec:
+        check_distributions(spec["optuna"]["distributions"], key=f"{key}.optuna.distributions", categorical=True)
+        _check_sampler(spec["optuna"], key=f"{key}.optuna")
+        return []
     return sample_points(spec["random"], key=f"{key}.random")
+
+
+def _check_sampler(settings: dict, *, key: str) -> None:
+    """ConfigError unless the sampler is a class of optuna.samplers that takes a seed and the sampler_kwargs."""
+    import optuna
+
+    name = settings.get("sampler", "TPESampler")
+    samplers = [n for n in dir(optuna.samplers) if n.endswith("Sampler") and not n.startswith("_")]
+    if name not in samplers:
+        raise ConfigError(with_hint(f"{key}.sampler: '{name}' is not a sampler of optuna.samplers", name, samplers))
+    accepted = inspect.signature(getattr(optuna.samplers, name)).parameters
+    for arg in ["seed", *settings.get("sampler_kwargs", {})]:
+        if arg not in accepted and not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+            where = "seed" if arg == "seed" else "sampler_kwargs"
+            raise ConfigError(with_hint(f"{key}.{where}: {name} does not accept '{arg}'", arg, accepted))
+
+
+def searched_parameters(spec: dict, points: list[dict]) -> list[str]:
+    """The parameters a family searches: those of its points, or its distributions (optuna)."""
+    if "optuna" in spec:
+        return list(spec["optuna"]["distributions"])
+    return list(dict.fromkeys(p for point in points for p in point))
 
 
 def search_notes(config: dict, *, config_file: str) -> list[str]:
@@ -134,9 +161,9 @@ def check_config(config: dict, *, config_file: str) -> list[dict]:
         est = prototypes[name] = _prototype(spec, key=key, config_file=config_file)
         points[name] = family_points(spec, key=f"{config_file}: {key}")
         accepted = accepted_parameters(spec, est)
-        search = "grid" if "grid" in spec else "random.distributions"
+        search = "grid" if "grid" in spec else "optuna.distributions" if "optuna" in spec else "random.distributions"
         used = {f"{key}.kwargs.{p}": p for p in spec.get("kwargs", {})}
-        used.update({f"{key}.{search}.{p}": p for point in points[name] for p in point})
+        used.update({f"{key}.{search}.{p}": p for p in searched_parameters(spec, points[name])})
         for where, param in used.items():
             if param not in accepted:
                 raise ConfigError(with_hint(
@@ -144,7 +171,7 @@ def check_config(config: dict, *, config_file: str) -> list[dict]:
                     f"'{param}'", param, accepted))
             if param in RESERVED_COLUMNS or param in config["metrics"]:
                 raise ConfigError(f"{config_file}: {where}: parameter name '{param}' clashes with a score column")
-        fixed = set(spec.get("kwargs", {})) & {p for point in points[name] for p in point}
+        fixed = set(spec.get("kwargs", {})) & set(searched_parameters(spec, points[name]))
         if fixed:
             param = sorted(fixed)[0]
             raise ConfigError(f"{config_file}: {key}.{search}.{param}: also fixed in {key}.kwargs; set it in one place")
@@ -223,6 +250,11 @@ def _check_selection(config: dict, points: dict[str, list[dict]], *, config_file
                                             config_file=config_file)[chosen_by]["on"] == "train":
             raise ConfigError(f"{config_file}: {key}: the selection metric '{chosen_by}' is in-sample; {key} compares "
                               "scores on held-out folds (set selection.metric to an out-of-sample metric)")
+    if proposed := [model for model, spec in config["models"].items() if spec.get("optuna")]:
+        for key in ("racing", "halving", "nested", "streaming"):
+            if config.get(key):
+                raise ConfigError(f"{config_file}: models.{proposed[0]}.optuna: Bayesian optimisation with {key} is not "
+                                  f"supported; search that family with grid or random, or drop {key}")
     searches = [key for key in ("racing", "halving", "nested") if config.get(key)]
     if len(searches) > 1:
         raise ConfigError(f"{config_file}: {searches[1]}: {' and '.join(searches)} together are not supported; "
@@ -230,14 +262,15 @@ def _check_selection(config: dict, points: dict[str, list[dict]], *, config_file
     if (racing := racing_settings(config)) and racing["burn_in"] >= _n_folds(config):
         raise ConfigError(f"{config_file}: racing.burn_in: {racing['burn_in']} is not fewer than the "
                           f"{_n_folds(config)} CV folds; nothing would be raced")
-    searched = {p for family in points.values() for point in family for p in point}
+    searched = {p for model, family in points.items()
+                for p in searched_parameters(config["models"][model], family)}
     for name in selection.get("simplest", []):
         if name not in searched:
             raise ConfigError(with_hint(f"{config_file}: selection.simplest: '{name}' is not a searched parameter of "
                                         "any model", name, searched))
     for model, spec in config["models"].items():
         x = spec.get("plot", {}).get("x")
-        own = {p for point in points[model] for p in point}
+        own = set(searched_parameters(spec, points[model]))
         if x is not None and x not in own:
             raise ConfigError(with_hint(f"{config_file}: models.{model}.plot.x: '{x}' is not a searched parameter "
                                         f"of model '{model}'", x, own))

@@ -91,8 +91,7 @@ def sample_points(random: dict, *, key: str) -> list[dict]:
     import numpy as np
 
     names = sorted(random["distributions"])
-    for name in names:
-        _check_distribution(random["distributions"][name], key=f"{key}.distributions.{name}")
+    check_distributions(random["distributions"], key=f"{key}.distributions")
     size = space_size(random["distributions"])
     if size is not None and size <= random["n_iter"]:
         return _whole_space(random["distributions"])
@@ -152,8 +151,18 @@ def _identity(value) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _check_distribution(spec: dict, *, key: str) -> None:
+def check_distributions(distributions: dict, *, key: str, categorical: bool = False) -> None:
+    """ConfigError naming the parameter unless each distribution can be drawn from (``categorical``:
+    its choices must be plain values, as Optuna's categorical distribution needs)."""
+    for name, spec in distributions.items():
+        _check_distribution(spec, key=f"{key}.{name}", categorical=categorical)
+
+
+def _check_distribution(spec: dict, *, key: str, categorical: bool = False) -> None:
     (kind, args), = spec.items()
+    if kind == "choice" and categorical and not all(v is None or isinstance(v, (bool, int, float, str)) for v in args):
+        raise ConfigError(f"{key}: choice: Bayesian optimisation chooses among plain values (numbers, text, true/false, "
+                          f"null), not {next(v for v in args if isinstance(v, (list, dict)))!r}")
     if kind in ("uniform", "loguniform", "randint"):
         low, high = args
         if not low < high or (kind == "loguniform" and low <= 0):

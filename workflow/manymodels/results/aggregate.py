@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..task.io import damaged_file, read_checked_table, task_identity, write_parquet
 from ..task.score import score_schema
-from .stages import stage_outcome
+from .stages import proposed, stage_outcome
 
 
 def param_table(configs: list[dict]) -> pd.DataFrame:
@@ -130,7 +130,7 @@ def gather_scores(*, score_files: list[str], metric_names: list[str], out: str) 
 
 
 def shard_name(path: str | os.PathLike) -> str | None:
-    """The config_id prefix (or 'all') a gathered shard ``scores-<name>.parquet`` is named by."""
+    """The config_id prefix (or 'all', or 'trials-<model>') a gathered shard ``scores-<name>.parquet`` is named by."""
     stem = Path(path).stem
     return stem.removeprefix("scores-") if stem.startswith("scores-") else None
 
@@ -138,7 +138,7 @@ def shard_name(path: str | os.PathLike) -> str | None:
 def check_shard(path: str | os.PathLike, table) -> None:
     """IntegrityError naming ``path`` unless a gathered shard's table holds only the tasks of its name."""
     name = shard_name(path)
-    if name in (None, "all"):
+    if name in (None, "all") or name.startswith("trials-"):  # one shard, or a family's trials (Bayesian optimisation)
         return
     wrong = next((i for i in table.column("config_id").to_pylist() if not i.startswith(name)), None)
     if wrong is not None:
@@ -211,7 +211,9 @@ def aggregate_scores(
     """Write results/scores.parquet, results/summary.parquet and the readable configs.tsv. Under
     fold racing or successive halving (``race``: their decisions), both tables say where each
     configuration stopped (``stopped_at``, ``stop_reason``; empty for those that ran to the end;
-    with halving, ``resource`` says what each score row's fit had)."""
+    with halving, ``resource`` says what each score row's fit had). Under Bayesian optimisation
+    the decisions hold the configurations proposed, and the summary says which trial first proposed
+    each (``trial``) and how many trials did (``n_trials``)."""
     names = list(metrics)
     raw = read_shards(score_files, names)
     if raw["fold"].str.contains("~").any():  # successive halving: a configuration's last rung, on its folds
@@ -219,9 +221,15 @@ def aggregate_scores(
 
         parts = raw["fold"].str.partition("~")
         raw["fold"], raw["resource"] = parts[0], [describe_resource(r or None) for r in parts[2]]
+    trials = None
+    if race:  # Bayesian optimisation: the configurations its decisions proposed, and their trial numbers
+        found, trials = proposed(list(race))
+        configs = list(configs) + found
     scores = tidy_scores(raw, configs, names)
     summary = summarise(scores, configs, names)
-    if race:
+    if trials is not None and len(trials):
+        summary = summary.merge(trials, on=["model", "config_id"], how="left")
+    elif race:
         outcome = stage_outcome(list(race))
         scores = scores.merge(outcome, on=["model", "config_id"], how="left")
         summary = summary.merge(outcome, on=["model", "config_id"], how="left")

@@ -1,70 +1,15 @@
-"""Fold racing: spend the fits on the contenders.
-
-Every configuration is scored on the first ``burn_in`` CV folds. Before each further fold, a
-decision job compares every configuration still in the race with its family's current best on the
-folds both were scored on (the corrected resampled t-test of :mod:`manymodels.results.compare`,
-one-sided) and drops those significantly worse at level ``alpha``, and those whose every fit has
-failed; only the others are fitted on that fold. Each decision is a JSON file
-(``race/fold-<k>.json``: who went on, who was dropped, with the statistics that decided), and every
-fit and score is an ordinary cached job, so raising ``burn_in``, adding folds or switching racing
-off reuses every fit already made.
-"""
+"""Plots of a staged search: the race of fold racing and successive halving (their decisions are
+:mod:`manymodels.search.racing` and :mod:`manymodels.search.halving`), the trials of Bayesian
+optimisation (:mod:`manymodels.search.optuna`)."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from ..task.io import read_json, write_json
-from .aggregate import read_score_table
-from .compare import compare_differences, fold_matrix, size_ratio
-from .stages import stage_outcome
-
-
-def race_decision(*, score_files: list[str], metric_names: list[str], metric: str, greater_is_better: bool,
-                  alpha: float, fold: str, out: str) -> str:
-    """Decide which configurations (those whose score files are given: the ones still in the race,
-    on every fold before ``fold``) go on to CV fold ``fold``; write the decision to ``out``."""
-    scores = read_score_table(score_files, metric_names, check_identity=True).to_pandas()
-    matrix = fold_matrix(scores, metric)
-    ratio = size_ratio(scores)
-    sign = 1 if greater_is_better else -1
-    survivors, dropped, leaders = [], [], {}
-    for model, rows in matrix.groupby(level="model", sort=False):
-        values = sign * rows.to_numpy(dtype=float)  # oriented: greater is better
-        failed = np.isnan(values).all(axis=1)
-        means = np.full(len(values), -np.inf)
-        means[~failed] = np.nanmean(values[~failed], axis=1)
-        # The current best: the best mean of those scored on every fold so far.
-        ranked = np.where(np.isnan(values).any(axis=1), -np.inf, means)
-        best = int(np.argmax(ranked)) if np.isfinite(ranked).any() else None
-        if best is not None:
-            leaders[model] = {"config_id": rows.index[best][1], "mean": float(sign * means[best])}
-        for i, (_, config_id) in enumerate(rows.index):
-            entry = {"model": model, "config_id": config_id}
-            if failed[i]:
-                dropped.append(entry | {"reason": f"every fit failed on the {values.shape[1]} folds so far"})
-                continue
-            if best is None or i == best:
-                survivors.append(entry)
-                continue
-            paired = ~np.isnan(values[i]) & ~np.isnan(values[best])
-            test = compare_differences(values[i][paired] - values[best][paired], ratio)
-            p_one = float(stats.t.cdf(test["t"], test["n_folds"] - 1)) if not math.isnan(test["t"]) else math.nan
-            stat = {"mean": float(sign * means[i]), "mean_difference": test["mean_difference"],
-                    "t": test["t"], "p_one_sided": p_one}
-            if p_one < alpha:  # NaN compares False: too few paired folds to decide keeps it in the race
-                dropped.append(entry | stat | {"reason": f"worse than the family's best {rows.index[best][1]} "
-                                                         f"(one-sided p {p_one:.3g} < {alpha:g})"})
-            else:
-                survivors.append(entry | stat)
-    decision = {"fold": fold, "folds_seen": [str(c) for c in matrix.columns], "metric": metric, "alpha": alpha,
-                "leaders": leaders, "survivors": survivors, "dropped": dropped}
-    write_json(decision, out)
-    return f"fold {fold}: {len(survivors)} configurations go on, {len(dropped)} dropped"
+from ..task.io import read_json
+from .compare import fold_matrix
+from .stages import stage_function, stage_outcome
 
 
 def plot_race(*, scores: str, summary: str, selection: str, decisions: list[str], metric: str, spec: dict,
@@ -76,6 +21,8 @@ def plot_race(*, scores: str, summary: str, selection: str, decisions: list[str]
     from .plots import _figure, _save, _wrap
 
     decided = [read_json(p) for p in decisions]
+    if draw := stage_function(decided, "plot"):  # a search that draws its own
+        return draw(decided, summary=summary, selection=selection, metric=metric, spec=spec, out=out)
     halving = bool(decided) and "rung" in decided[0]
     lines, xlabels = (_rung_lines(decided, pd.read_parquet(summary), metric) if halving
                       else _fold_lines(pd.read_parquet(scores, columns=["model", "config_id", "fold", metric]), metric))
@@ -146,3 +93,4 @@ def _rung_lines(decisions: list[dict], summary: pd.DataFrame, metric: str):
             points.setdefault((row.model, row.config_id), []).append((last, value))
     labels = [d["describe"].replace(" of the training rows", "") for d in decisions] + ["full"]
     return {key: (np.array([x for x, _ in xy]), np.array([y for _, y in xy])) for key, xy in points.items()}, labels
+

@@ -10,6 +10,7 @@ import json
 import pandas as pd
 
 from .formatting import SE_SUFFIX, format_number, format_params, format_score, uncertainty_note
+from .stages import stage_function
 
 
 def percent(value) -> str:
@@ -252,6 +253,8 @@ def race_text(decisions: list[dict], scores: pd.DataFrame) -> str:
         return ""
     if "rung" in decisions[0]:
         return halving_text(decisions, scores)
+    if section := stage_function(decisions, "report_section"):  # a search that writes its own section
+        return section(decisions, scores)
     n_configs = scores.groupby(["model", "config_id"]).ngroups
     n_folds = scores["fold"].nunique()
     rows = [{"before CV fold": d["fold"], "folds seen": len(d["folds_seen"]), "went on": len(d["survivors"]),
@@ -285,3 +288,4 @@ def halving_text(decisions: list[dict], scores: pd.DataFrame) -> str:
             "configuration's scores at the last rung it reached (<code>resource</code>), and says where it stopped "
             "and why (<code>stopped_at</code>, <code>stop_reason</code>).</p>"
             + pd.DataFrame(rows).to_html(index=False, border=0, classes="t", escape=True))
+
