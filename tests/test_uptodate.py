@@ -197,3 +197,18 @@ def test_the_environment_covers_the_users_own_modules(finished_run, monkeypatch)
     before = environment_fingerprint(state["snakefile"], state["data_file"], config)
     (root / "own_metric.py").write_text("def score(y, p):\n    return 2.0\n")
     assert environment_fingerprint(state["snakefile"], state["data_file"], config) != before
+
+
+def test_the_shards_to_plan_skip_nothing_without_a_record_nor_under_a_staged_search(tmp_path, monkeypatch):
+    from test_plan import plan_of, tiny
+
+    from manymodels.engine.uptodate import shards_to_plan
+
+    monkeypatch.chdir(tmp_path)
+    plan = plan_of(tiny(), per_shard=2)
+    fingerprints, fresh, notes = shards_to_plan(plan, experiment="exp", environment="env", argv=[], comfortable=10)
+    assert set(fingerprints) == set(plan.shards) and fresh == set()
+    assert [level for level, _ in notes] == ["warning"]  # 32 fit and score jobs, more than 10
+    assert shards_to_plan(plan, experiment="exp", environment="env", argv=[], comfortable=1000)[2] == []
+    staged = plan_of(tiny(racing={"burn_in": 2}))
+    assert shards_to_plan(staged, experiment="exp", environment="env", argv=[], comfortable=1000)[1] == set()

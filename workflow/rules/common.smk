@@ -8,10 +8,10 @@ import json
 from snakemake.exceptions import IncompleteCheckpointException
 from snakemake.io import checkpoint_target
 
-from manymodels.engine.ceiling import COMFORTABLE_JOBS, dag_warning
+from manymodels.engine.ceiling import COMFORTABLE_JOBS
 from manymodels.engine.plan import Plan, own_code_paths
 from manymodels.engine.provenance import STAGE_MODULES, code_hash, own_code_hash
-from manymodels.engine.uptodate import missing_kept_models, shard_fingerprints, shard_pattern, up_to_date_shards
+from manymodels.engine.uptodate import missing_kept_models, shard_pattern, shards_to_plan
 from manymodels.experiment.layout import FILES_PER_SHARD
 from manymodels.search import SEARCHES, read_decision
 
@@ -46,31 +46,20 @@ PLAN = Plan(
     selection=chosen_choices,
 )
 
-# A shard whose tasks, shared settings and environment are those of the last successful run, with
-# its fits, scores and gathered file untouched since, is not planned again: its gathered file is an
-# input of aggregation like the data file, and Snakemake builds the DAG of the other shards only (a
-# changed configuration of the large grid plans one sixteenth of its jobs). Under a staged search a
-# shard's files depend on the decisions, which other shards change: no pruning.
+# The shards of score files to plan: those the last successful run left as they are need not be
+# (MANYMODELS_COMFORTABLE_JOBS: the DAG size this machine builds comfortably; larger is announced).
 SHARD_FINGERPRINTS, SHARDS_UP_TO_DATE = {}, set()
 if workflow.is_main_process:
-    SHARD_FINGERPRINTS = shard_fingerprints(ENVIRONMENT, config, PLAN.shards, PLAN.task_folds)
-    if not PLAN.staged:
-        SHARDS_UP_TO_DATE = up_to_date_shards(EXPERIMENT, SHARD_FINGERPRINTS, PLAN.shards, sys.argv[1:])
-    if SHARDS_UP_TO_DATE:
-        logger.info(
-            f"{len(SHARDS_UP_TO_DATE)} of {len(PLAN.shards)} shards of score files are as the last successful run "
-            "left them; Snakemake plans the jobs of the others (MANYMODELS_NO_SHORTCUT=1 plans all)."
-        )
-SHARDS_TO_PLAN = shard_pattern(set(PLAN.shards) - SHARDS_UP_TO_DATE)
-# A DAG too large to build comfortably here: say what it will cost before Snakemake starts on it
-# (MANYMODELS_COMFORTABLE_JOBS: another size, for another machine).
-if workflow.is_main_process and (
-    _too_large := dag_warning(
-        PLAN.planned_jobs(set(PLAN.shards) - SHARDS_UP_TO_DATE),
+    SHARD_FINGERPRINTS, SHARDS_UP_TO_DATE, _notes = shards_to_plan(
+        PLAN,
+        experiment=EXPERIMENT,
+        environment=ENVIRONMENT,
+        argv=sys.argv[1:],
         comfortable=int(os.environ.get("MANYMODELS_COMFORTABLE_JOBS", COMFORTABLE_JOBS)),
     )
-):
-    logger.warning(_too_large)
+    for _level, _note in _notes:
+        getattr(logger, _level)(_note)
+SHARDS_TO_PLAN = shard_pattern(set(PLAN.shards) - SHARDS_UP_TO_DATE)
 # keep_models: all: a model that was scored and then deleted is a target, so the same command fits it
 # again (Snakemake would otherwise leave a missing intermediate file alone while its score is there).
 DELETED_MODELS = (

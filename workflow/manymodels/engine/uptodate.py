@@ -207,6 +207,31 @@ def up_to_date_shards(experiment: str, fingerprints: dict[str, str], shards: dic
             and any(Path(path).parts[-2] == "shards" for path in now[name])}
 
 
+def shards_to_plan(plan, *, experiment: str, environment: str, argv: list[str],
+                   comfortable: int) -> tuple[dict[str, str], set[str], list[tuple[str, str]]]:
+    """What the main process plans of the score shards: their fingerprints (recorded after a
+    successful run), those it need not plan again, and what to tell the user first ((level,
+    message) pairs: the shards skipped, and the cost of a DAG too large to build comfortably here).
+
+    A shard whose tasks, shared settings and environment are those of the last successful run, with
+    its fits, scores and gathered file untouched since, is not planned again: its gathered file is an
+    input of aggregation like the data file, and Snakemake builds the DAG of the other shards only (a
+    changed configuration of the large grid plans one sixteenth of its jobs). Under a staged search a
+    shard's files depend on the decisions, which other shards change: no shard is skipped.
+    """
+    from .ceiling import dag_warning
+
+    fingerprints = shard_fingerprints(environment, plan.config, plan.shards, plan.task_folds)
+    fresh = set() if plan.staged else up_to_date_shards(experiment, fingerprints, plan.shards, argv)
+    notes = []
+    if fresh:
+        notes.append(("info", f"{len(fresh)} of {len(plan.shards)} shards of score files are as the last successful "
+                              "run left them; Snakemake plans the jobs of the others (MANYMODELS_NO_SHORTCUT=1 plans all)."))
+    if too_large := dag_warning(plan.planned_jobs(set(plan.shards) - fresh), comfortable=comfortable):
+        notes.append(("warning", too_large))
+    return fingerprints, fresh, notes
+
+
 def missing_kept_models(experiment: str, configurations: set[tuple[str, str]], suffix: str = ".joblib") -> list[str]:
     """The models of the experiment's configurations that were scored but are no longer on disk
     (deleted by hand): ``fits/<model>/<config_id>/fold-<f><suffix>`` (``.joblib`` or ``.skops``) for
