@@ -96,7 +96,7 @@ if POOL_DISPATCH:
     warm_when_idle(["matplotlib", "manymodels.results.plots", "manymodels.results.report"], POOL["n_workers"])
 
 
-# On a cluster, the profiles set the policy Snakemake lets them set: profiles/default groups each
+# On a cluster, the profile sets the policy Snakemake lets it set: profiles/slurm groups each
 # (fit, score) pair of one (configuration, fold) (groups, group-components) and says what a score job
 # asks for (set-resources). What a fit job asks for depends on its family's limits in the config, so it
 # is set here: memory and time that grow with each retry. Local runs do not ask (Snakemake would
