@@ -2,11 +2,15 @@
 
 import json
 import os
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
 from manymodels.engine import cluster
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def workflow(main):
@@ -21,6 +25,43 @@ def workflow(main):
 ])
 def test_roles(main, argv, role):
     assert cluster.process_role(workflow(main), argv) == role
+
+
+def profile(name: str) -> dict:
+    return yaml.safe_load((REPO / "profiles" / name / "config.yaml").read_text())
+
+
+def test_the_slurm_profile_holds_the_cluster_policy():
+    """Grouping and score resources are keys of profiles/slurm, none of profiles/default (loaded
+    with any run: Snakemake would form the groups of a local run too, and ignore them)."""
+    default, slurm = profile("default"), profile("slurm")
+    assert slurm["groups"] == {"fit_model": "fit_score", "score_model": "fit_score"}
+    assert slurm["group-components"] == {"fit_score": 100}
+    assert set(slurm["set-resources"]) == {"score_model"}
+    for attempt in (1, 2, 3):  # what the score rule asked for before: 1000 MB and 5 minutes per attempt
+        values = {name: eval(expr, {"attempt": attempt}) for name, expr in slurm["set-resources"]["score_model"].items()}
+        assert values == {"mem_mb": 1000 * attempt, "runtime": 5 * attempt}
+    assert not {"groups", "group-components", "set-resources"} & set(default)
+    rules = (REPO / "workflow/rules/fit.smk").read_text() + (REPO / "workflow/rules/score.smk").read_text()
+    assert "group:" not in rules  # one place decides the groups
+
+
+def test_snakemake_reads_the_policy_from_the_slurm_profile_and_a_local_run_has_none(monkeypatch):
+    from snakemake.cli import parse_args
+    from snakemake.resources import Resource
+
+    monkeypatch.chdir(REPO)  # where Snakemake finds profiles/default, the workflow profile
+    _, args = parse_args(["--profile", "profiles/slurm", "--dry-run"])
+    assert args.executor == "slurm"
+    assert args.groups == {"fit_model": "fit_score", "score_model": "fit_score"}
+    assert args.group_components == {"fit_score": 100}
+    mem = args.set_resources["score_model"]["mem_mb"]
+    assert Resource.cli_evaluator("mem_mb", mem.raw, wildcards=None, input=None, attempt=2, async_run=None) == 2000
+    # the command line still wins over the profile
+    _, args = parse_args(["--profile", "profiles/slurm", "--group-components", "fit_score=12"])
+    assert args.group_components == {"fit_score": 12}
+    _, args = parse_args(["--cores", "2"])
+    assert not args.groups and not args.set_resources
 
 
 def test_each_role_runs_its_tasks_where_its_cpus_are(monkeypatch):

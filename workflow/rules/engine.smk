@@ -96,11 +96,11 @@ if POOL_DISPATCH:
     warm_when_idle(["matplotlib", "manymodels.results.plots", "manymodels.results.report"], POOL["n_workers"])
 
 
-# On a cluster, each (fit, score) pair of one (configuration, fold) is a component of group
-# fit_score (--group-components, in profiles/default, bundles them into submissions), and fits and
-# scores ask for memory and time that grow with each retry. Local runs have neither: Snakemake
-# would evaluate the resource functions of every job and form groups it then ignores (a fifth of
-# a large grid's DAG).
+# On a cluster, the profile sets the policy Snakemake lets it set: profiles/slurm groups each
+# (fit, score) pair of one (configuration, fold) (groups, group-components) and says what a score job
+# asks for (set-resources). What a fit job asks for depends on its family's limits in the config, so it
+# is set here: memory and time that grow with each retry. Local runs do not ask (Snakemake would
+# evaluate these functions for every job, for nothing).
 def fit_mem_mb(wildcards, attempt):
     return fit_request(FIT_LIMITS[wildcards.model], attempt)["mem_mb"]
 
@@ -109,16 +109,7 @@ def fit_runtime(wildcards, attempt):
     return fit_request(FIT_LIMITS[wildcards.model], attempt)["runtime"]
 
 
-CLUSTER_GROUP = "fit_score" if ON_CLUSTER else None
-CLUSTER_RESOURCES = {"fit_model": {}, "score_model": {}}
-if ON_CLUSTER:
-    CLUSTER_RESOURCES = {
-        "fit_model": {"mem_mb": fit_mem_mb, "runtime": fit_runtime},
-        "score_model": {
-            "mem_mb": lambda wildcards, attempt: 1000 * attempt,
-            "runtime": lambda wildcards, attempt: 5 * attempt,
-        },
-    }
+FIT_RESOURCES = {"mem_mb": fit_mem_mb, "runtime": fit_runtime} if ON_CLUSTER else {}
 # What one fit may use (limits: experiment-wide, models.<name>.limits: per family); None: no bound.
 FIT_LIMITS = {
     model: Limits.of({**(config.get("limits") or {}), **(spec.get("limits") or {})})

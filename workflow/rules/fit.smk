@@ -10,11 +10,9 @@ rule fit_model:
         meta="<results>/fits/{model}/{config_id}/fold-{fold}.json",
     log:
         "<logs>/fit/{model}/{config_id}/fold-{fold}.log",
-    group:
-        CLUSTER_GROUP
     threads: TASK_THREADS
     resources:
-        **CLUSTER_RESOURCES["fit_model"],
+        **FIT_RESOURCES,
     params:
         fit=lambda w: PLAN.fit_params(w.model, w.config_id, w.get("fold")),
         data=PLAN.data,

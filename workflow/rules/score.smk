@@ -11,11 +11,7 @@ rule score_model:
         "<results>/scores/{model}/{config_id}/fold-{fold}.parquet",
     log:
         "<logs>/score/{model}/{config_id}/fold-{fold}.log",
-    group:
-        CLUSTER_GROUP
     threads: TASK_THREADS
-    resources:
-        **CLUSTER_RESOURCES["score_model"],
     params:
         metrics=PLAN.metrics,
         data=PLAN.data,

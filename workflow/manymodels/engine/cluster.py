@@ -44,10 +44,19 @@ LOCAL_EXECUTORS = (None, "local", "manymodels")
 
 
 def process_role(workflow, argv: list[str]) -> str:
-    """Which of the four kinds of process this is (see the module docstring)."""
+    """Which of the four kinds of process this is (see the module docstring).
+
+    Whether this is Snakemake's main process comes from its settings (``workflow.is_main_process``:
+    ExecMode.DEFAULT). The executor comes from the command line and its profiles (``argv``), on
+    purpose: the role is needed while the Snakefile is read (the config check's pool, the rules'
+    threads and resources), and Snakemake 9 reads the Snakefile before ``Workflow.execute`` sets
+    ``workflow.executor_plugin`` (and for ``-n`` sets it to the dryrun plugin, not the executor a
+    dry run plans for); no settings object that exists by then names the executor (a submission
+    and the step it starts both run in ExecMode.REMOTE)."""
+    executor = executor_name(argv)
     if workflow.is_main_process:
-        return "local" if executor_name(argv) in LOCAL_EXECUTORS else "login"
-    return "submission" if executor_name(argv) in NODE_EXECUTORS else "step"
+        return "local" if executor in LOCAL_EXECUTORS else "login"
+    return "submission" if executor in NODE_EXECUTORS else "step"
 
 
 def step_cpus(cores: int) -> int:
@@ -72,7 +81,11 @@ def pool_settings(role: str, *, cores: int, local_cores: int | None, dryrun: boo
 
 
 def cores_given(argv: list[str]) -> bool:
-    """Whether the command line itself says --cores (not only a profile)."""
+    """Whether the command line itself says --cores (not only a profile).
+
+    Read from argv on purpose: ``workflow.resource_settings.cores`` holds the merged value, and
+    profiles/default's ``cores: all`` cannot be told apart from ``--cores all`` there; no profile key
+    caps a group job's CPUs (see :func:`.internals.cap_group_cpus`)."""
     return any(a in ("--cores", "-c") or a.startswith("--cores=") or re.fullmatch(r"-c(\d+|all)", a) for a in argv)
 
 

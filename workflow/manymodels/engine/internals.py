@@ -205,8 +205,8 @@ def cap_group_cpus(workflow, cpus: int) -> bool:
 
 
 # --- 4. Slurm group jobs in one warm process on their node ----------------------------------------
-# profiles/default groups each (fit, score) pair and bundles many pairs into one Slurm submission
-# (`group:` + `--group-components`). With Snakemake 9.27 and snakemake-executor-plugin-slurm 2.8
+# profiles/slurm groups each (fit, score) pair and bundles many pairs into one Slurm submission
+# (its `groups` and `group-components`). With Snakemake 9.27 and snakemake-executor-plugin-slurm 2.8
 # (jobstep 0.6), the node then does not run the bundle as one process:
 # (a) the Snakemake process that sbatch starts is not told the group components, so it splits the
 #     bundle into its (fit, score) pairs again and runs them one after the other (`--jobs 1`), each
