@@ -124,12 +124,12 @@ def _check_sampler(settings: dict, *, key: str) -> None:
     """ConfigError unless the sampler is a class of optuna.samplers that takes a seed and the sampler_kwargs."""
     import optuna
 
-    name = settings.get("sampler", "TPESampler")
+    name = settings["sampler"]
     samplers = [n for n in dir(optuna.samplers) if n.endswith("Sampler") and not n.startswith("_")]
     if name not in samplers:
         raise ConfigError(with_hint(f"{key}.sampler: '{name}' is not a sampler of optuna.samplers", name, samplers))
     accepted = inspect.signature(getattr(optuna.samplers, name)).parameters
-    for arg in ["seed", *settings.get("sampler_kwargs", {})]:
+    for arg in ["seed", *settings["sampler_kwargs"]]:
         if arg not in accepted and not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
             where = "seed" if arg == "seed" else "sampler_kwargs"
             raise ConfigError(with_hint(f"{key}.{where}: {name} does not accept '{arg}'", arg, accepted))

@@ -22,13 +22,7 @@ from ..experiment.tasks import config_id, estimator_definition
 from ..task.io import read_json, write_json
 from . import Search, score_file
 
-OPTUNA_DEFAULTS = {"batch": 8, "sampler": "TPESampler", "sampler_kwargs": {}, "seed": 0}
 STUDY_NAME = "manymodels"
-
-
-def optuna_settings(spec: dict) -> dict:
-    """A family's optuna section with its defaults."""
-    return OPTUNA_DEFAULTS | spec["optuna"]
 
 
 class Optuna(Search):
@@ -37,7 +31,7 @@ class Optuna(Search):
     def __init__(self, plan, model):
         super().__init__(plan, model)
         self.spec = plan.config["models"][model]
-        self.settings = optuna_settings(self.spec)
+        self.settings = self.spec["optuna"]  # with the schema's defaults
 
     def batch_sizes(self) -> list[int]:
         n, batch = self.settings["n_trials"], self.settings["batch"]
@@ -78,7 +72,7 @@ class Optuna(Search):
                 "previous": [f"<results>/{self.folder}/{self.model}/batch-{batch - 1}.json"]}
 
     def decision_kwargs(self, stage: str) -> dict:
-        import optuna
+        from importlib.metadata import version
 
         plan, batch = self.plan, int(stage.rpartition("batch-")[2])
         settings = {key: self.settings[key] for key in ("sampler", "sampler_kwargs", "seed", "distributions")}
@@ -87,7 +81,7 @@ class Optuna(Search):
                            "fit_kwargs": self.spec.get("fit_kwargs", {})},
                 "metric_names": list(plan.metrics), "metric": plan.selection_metric,
                 "greater_is_better": plan.metrics[plan.selection_metric]["greater_is_better"],
-                "optuna_version": optuna.__version__}
+                "optuna_version": version("optuna")}
 
     def score_files(self, tasks: list[dict]) -> list[str]:
         return [score_file(t["model"], t["config_id"], fold) for t in tasks for fold in self.plan.task_folds]
