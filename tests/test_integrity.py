@@ -77,13 +77,16 @@ def test_what_a_bad_file_takes_with_it(tmp_path):
     root = tmp_path / "results/exp"
     files = ["fits/gmm/ab00000000/fold-0.json", "fits/gmm/ab00000000/fold-0.joblib",
              "scores/gmm/ab00000000/fold-0.parquet", "scores/gmm/ab00000000/fold-1.parquet",
-             "shards/scores-a.parquet", "shards/scores-b.parquet", "scores.parquet", "plots/cv_scores.png"]
+             "shards/scores-a.parquet", "shards/scores-b.parquet", "shards/scores-trials-gmm.parquet",
+             "shards/scores-trials-svm.parquet", "scores.parquet", "plots/cv_scores.png"]
     for name in files:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(b"x")
     taken = {str(p.relative_to(root)) for p in derived(root, root / "fits/gmm/ab00000000/fold-0.joblib")}
     assert taken == {"fits/gmm/ab00000000/fold-0.json", "fits/gmm/ab00000000/fold-0.joblib",
-                     "scores/gmm/ab00000000/fold-0.parquet", "shards/scores-a.parquet", "scores.parquet", "plots"}
+                     "scores/gmm/ab00000000/fold-0.parquet", "shards/scores-a.parquet",
+                     "shards/scores-trials-gmm.parquet",  # its family's trials (Bayesian optimisation), if any
+                     "scores.parquet", "plots"}
 
 
 def test_a_missing_kept_model_is_listed_and_its_repair_arms_the_fit_again(tmp_path):

@@ -115,9 +115,9 @@ def derived(results: str | os.PathLike, bad: Path) -> list[Path]:
         if top == "fits":
             removed.append(root / "scores" / f"{task.relative_to(top)}.parquet")
         if top != "models":
-            config_id = relative.parts[2]
+            model, config_id = relative.parts[1:3]
             removed += [s for s in (root / "shards").glob("scores-*.parquet")
-                        if shard_name(s) == "all" or config_id.startswith(shard_name(s))]
+                        if shard_name(s) in ("all", f"trials-{model}") or config_id.startswith(shard_name(s))]
     elif top == "data":
         removed += [root / "data"]  # everything depends on the prepared data: Snakemake redoes what reads it
     removed += [root / name for name in FINAL]
