@@ -48,8 +48,12 @@ PREFIX_INPUTS = ("prefix_model", "prefix_train", "prefix_meta")
 def prefix_call(wildcards, input, output, params, log):
     """A shared prefix on one fold: fitted once, its output read by each of its configurations' fits; a
     crash or a limit fails it as data (each of those fits then fails with its error)."""
-    files = dict(out_model=plain(output.model), out_train=plain(output.train), out_test=plain(output.test),
-                 out_meta=plain(output.meta))
+    files = dict(
+        out_model=plain(output.model),
+        out_train=plain(output.train),
+        out_test=plain(output.test),
+        out_meta=plain(output.meta),
+    )
     return TaskCall(
         "manymodels.task.prefix:fit_prefix_task",
         dict(
@@ -101,9 +105,7 @@ def plain(path):
 register(
     "fit_model", lambda job: fit_call(job.wildcards.fold, job.wildcards, job.input, job.output, job.params, job.log)
 )
-register(
-    "fit_prefix", lambda job: prefix_call(job.wildcards, job.input, job.output, job.params, job.log)
-)
+register("fit_prefix", lambda job: prefix_call(job.wildcards, job.input, job.output, job.params, job.log))
 register("score_model", lambda job: score_call(job.wildcards, job.input, job.output, job.params, job.log))
 
 
