@@ -33,6 +33,7 @@ else:
     include: "workflow/rules/common.smk"
     include: "workflow/rules/jobs.smk"
     include: "workflow/rules/data.smk"
+    include: "workflow/rules/prefix.smk"
     include: "workflow/rules/fit.smk"
     include: "workflow/rules/score.smk"
     include: "workflow/rules/aggregate.smk"

@@ -22,7 +22,7 @@ from manymodels.engine.plan import Plan, own_code_paths
 from manymodels.search import read_decision, survivors
 from manymodels.experiment.schema import SCHEMA_PATH
 
-CODE = {"data": "D", "fit": "F", "score": "S", "aggregate": "A", "plot": "P", "report": "R", "skops": "K"}
+CODE = {"data": "D", "fit": "F", "score": "S", "aggregate": "A", "plot": "P", "report": "R", "skops": "K", "prefix": "X"}
 CONFIGS = "configs"
 
 
@@ -361,3 +361,55 @@ def test_decision_files_are_read_once_per_version(tmp_path):
     path.write_text(json.dumps({"survivors": []}))
     assert survivors(read_decision(str(path), 1)) == {("gmm", "a" * 10)}  # the same version: not read again
     assert survivors(read_decision(str(path), 2)) == frozenset()
+
+
+# Shared pipeline prefixes: the fit jobs of configurations that differ only in their final step read
+# one prefix job's files per fold; a family without a prefix plans as before.
+
+PREFIXED = {
+    "data": {"source": "sklearn:iris", "label": "target"},
+    "cv": {"splitter": "KFold", "n_splits": 2, "shuffle": True, "random_state": 0},
+    "models": {
+        "pca_lr": {"pipeline": [{"name": "pca", "estimator": "sklearn.decomposition.PCA"},
+                                {"name": "clf", "estimator": "sklearn.linear_model.LogisticRegression"}],
+                   "kwargs": {"pca__random_state": 0},
+                   "grid": {"pca__n_components": [2, 3], "clf__C": [0.1, 1.0, 10.0]}},
+        "lr": {"estimator": "sklearn.linear_model.LogisticRegression", "grid": {"C": [1.0]}},
+    },
+    "metrics": {"accuracy": "accuracy"},
+}
+
+
+def test_configurations_that_differ_in_their_final_step_share_one_prefix_job_per_fold():
+    plan = plan_of(copy.deepcopy(PREFIXED))
+    shared = [plan.shared_prefix(t["model"], t["config_id"], "0") for t in plan.tasks if t["model"] == "pca_lr"]
+    assert len({p["prefix_id"] for p in shared}) == 2  # one per n_components, whatever C is
+    assert plan.planned_prefixes() == 2 * 2
+    task = next(t for t in plan.tasks if t["model"] == "pca_lr")
+    pid = plan.shared_prefix("pca_lr", task["config_id"], "1")["prefix_id"]
+    assert plan.fit_inputs("pca_lr", task["config_id"], "1") == {
+        "data": "<results>/data/data.parquet", "folds": "<results>/data/folds.parquet",
+        "prefix_model": f"<results>/prefixes/pca_lr/{pid}/fold-1.joblib",
+        "prefix_train": f"<results>/prefixes/pca_lr/{pid}/fold-1.train.parquet",
+        "prefix_meta": f"<results>/prefixes/pca_lr/{pid}/fold-1.json"}
+    assert plan.fit_params("pca_lr", task["config_id"], "1")["provenance"]["prefix"] == "X"
+    params = plan.prefix_params("pca_lr", pid)
+    assert params["task"]["options"] in ({"pca__random_state": 0, "pca__n_components": 2},
+                                         {"pca__random_state": 0, "pca__n_components": 3})
+    assert params["provenance"]["code"] == "X"
+    # A family without steps before its estimator, and fold 'all' (the refit after selection): as before.
+    lr = next(t for t in plan.tasks if t["model"] == "lr")
+    assert plan.fit_inputs("lr", lr["config_id"], "0") == plan.split_inputs("0")
+    assert "prefix" not in plan.fit_params("lr", lr["config_id"], "0")["provenance"]
+    assert plan.shared_prefix("pca_lr", task["config_id"], "all") is None
+
+
+def test_share_prefix_false_or_a_derived_seed_fits_the_whole_pipeline():
+    off = copy.deepcopy(PREFIXED)
+    off["models"]["pca_lr"]["share_prefix"] = False
+    assert plan_of(off).prefixes == {}
+    seeded = copy.deepcopy(PREFIXED)
+    del seeded["models"]["pca_lr"]["kwargs"]  # PCA's random_state would derive from each config_id
+    assert plan_of(seeded).prefixes == {}
+    with pytest.raises(ConfigError, match="not a shared prefix"):
+        plan_of(off).prefix_params("pca_lr", "0123456789")

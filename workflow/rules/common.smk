@@ -72,6 +72,7 @@ DELETED_MODELS = (
 wildcard_constraints:
     model=r"[A-Za-z][A-Za-z0-9_-]*",
     config_id=r"[0-9a-f]{10}",
+    prefix_id=r"[0-9a-f]{10}",
     fold=r"\d+|full|all|stream|o\d+-\d+|\d+~(\d+of\d+|[A-Za-z_][A-Za-z0-9_]*=\d+)",
     outer=r"\d+",
     refit=r"full|all",

@@ -4,7 +4,7 @@
 
 rule fit_model:
     input:
-        unpack(lambda w: PLAN.split_inputs(w.fold)),
+        unpack(lambda w: PLAN.fit_inputs(w.model, w.config_id, w.fold)),
     output:
         model=storage_policy(f"<results>/fits/{{model}}/{{config_id}}/fold-{{fold}}{PLAN.model_suffix}"),
         meta="<results>/fits/{model}/{config_id}/fold-{fold}.json",

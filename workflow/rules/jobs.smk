@@ -7,7 +7,9 @@ def fit_call(fold, wildcards, input, output, params, log, function=None):
     """A fit of one (configuration, fold); a fit that raised, crashed its worker or ran past a limit is
     a row with its error, which the console counts. With model_format: skops the same fit function
     runs, and its model is kept as a skops file."""
-    function = function or PLAN.fit_function(fold)
+    # A fit on a shared pipeline prefix (workflow/rules/prefix.smk) fits its final step alone.
+    prefix = {key: plain(input.get(key)) for key in PREFIX_INPUTS} if input.get("prefix_meta") else {}
+    function = function or ("manymodels.task.prefix:fit_final_task" if prefix else PLAN.fit_function(fold))
     skops = PLAN.model_format == "skops"
     return TaskCall(
         "manymodels.task.model_files:fit_to_skops" if skops else function,
@@ -23,6 +25,7 @@ def fit_call(fold, wildcards, input, output, params, log, function=None):
             folds=plain(input.get("folds")),
             out_model=plain(output.model),
             out_meta=plain(output.meta),
+            **prefix,
         ),
         POOL,
         log=plain(log[0]),
@@ -36,6 +39,38 @@ def fit_call(fold, wildcards, input, output, params, log, function=None):
         ),
         on_outcome=count_fit_failure,
         **({"failed_fit_function": "manymodels.task.model_files:record_failed_fit"} if skops else {}),
+    )
+
+
+PREFIX_INPUTS = ("prefix_model", "prefix_train", "prefix_meta")
+
+
+def prefix_call(wildcards, input, output, params, log):
+    """A shared prefix on one fold: fitted once, its output read by each of its configurations' fits; a
+    crash or a limit fails it as data (each of those fits then fails with its error)."""
+    files = dict(
+        out_model=plain(output.model),
+        out_train=plain(output.train),
+        out_test=plain(output.test),
+        out_meta=plain(output.meta),
+    )
+    return TaskCall(
+        "manymodels.task.prefix:fit_prefix_task",
+        dict(
+            model=wildcards.model,
+            prefix_id=wildcards.prefix_id,
+            fold=wildcards.fold,
+            **params.prefix["task"],
+            **params.data,
+            data=plain(input.data),
+            folds=plain(input.get("folds")),
+            **files,
+        ),
+        POOL,
+        log=plain(log[0]),
+        limits=FIT_LIMITS[wildcards.model],
+        failed_fit=dict(model=wildcards.model, prefix_id=wildcards.prefix_id, fold=wildcards.fold, **files),
+        failed_fit_function="manymodels.task.prefix:record_failed_prefix",
     )
 
 
@@ -70,6 +105,7 @@ def plain(path):
 register(
     "fit_model", lambda job: fit_call(job.wildcards.fold, job.wildcards, job.input, job.output, job.params, job.log)
 )
+register("fit_prefix", lambda job: prefix_call(job.wildcards, job.input, job.output, job.params, job.log))
 register("score_model", lambda job: score_call(job.wildcards, job.input, job.output, job.params, job.log))
 
 

@@ -26,6 +26,7 @@ from ..experiment.data import inner_fold_name
 from ..experiment.estimators import dotted_paths
 from ..experiment.grid import grid_parameters
 from ..experiment.layout import FILES_PER_SHARD, shard_tasks
+from ..experiment.prefixes import data_rows, prefix_steps, shared_prefixes
 from ..experiment.tasks import estimator_definition
 from ..search import Search, Decisions, score_file, searches_of
 from ..task.model_files import suffix_of
@@ -83,6 +84,13 @@ class Plan:
         self.refits_after_selection = (config["keep_models"] == "best" or bool(config["holdout"])
                                        or not self.full_for_all)
         self.code, self.own_code = code, own_code
+        # Shared pipeline prefixes (manymodels.experiment.prefixes): per (model, config_id) that shares
+        # one, its prefix; each (model, prefix_id) is fitted once per fold by a job of its own.
+        self.prefixes = {}
+        if not self.streaming and any(prefix_steps(t["estimator"]) for t in self.tasks):
+            self.prefixes = shared_prefixes(config, self.tasks, n_features=len(checked["features"]),
+                                            n_rows=data_rows(checked["source_file"] or source))
+        self.prefix_definitions = {(model, p["prefix_id"]): p for (model, _), p in self.prefixes.items()}
         self.score_code = code["score"] if metric_code is None else f"{code['score']}+{metric_code}"
         # Score files are gathered in shards named by the leading hex digits of the config_id ('all'
         # for one shard), so a changed configuration makes aggregation reread one shard, not every file.
@@ -118,7 +126,13 @@ class Plan:
         proposed = sum(s.planned_tasks() for model, s in self.proposing.items()
                        if TRIALS_SHARD.format(model=model) in shards)
         return (2 * len(self.task_folds) * (sum(len(self.shards[s]) for s in shards) + proposed)
-                + 2 * len(self.tasks) * len(self.outer_folds) * len(self.folds))
+                + 2 * len(self.tasks) * len(self.outer_folds) * len(self.folds) + self.planned_prefixes())
+
+    def planned_prefixes(self) -> int:
+        """Prefix jobs: one per shared (model, prefix) and fold a configuration of it is fitted on."""
+        folds = [f for f in self.task_folds if self._may_share(f)]
+        inner = [inner_fold_name(outer, fold) for outer in self.outer_folds for fold in self.folds]
+        return len(self.prefix_definitions) * (len(folds) + len(inner))
 
     def split_inputs(self, fold: str) -> dict[str, str]:
         """The prepared data and what splits it: the CV folds, or for fold 'full' the held-out rows."""
@@ -133,6 +147,44 @@ class Plan:
             inputs["folds"] = "<results>/data/folds.parquet"
         return inputs
 
+    @staticmethod
+    def _may_share(fold: str | None) -> bool:
+        """Folds whose fits may share a prefix: not a stream, a rung of successive halving (a share of
+        the rows, or a resource parameter) or fold 'all' (refitted after selection, once)."""
+        return fold is not None and fold not in ("stream", "all") and "~" not in fold
+
+    def shared_prefix(self, model: str, config_id: str, fold: str | None) -> dict | None:
+        """The prefix a (configuration, fold) fits its final step on (None: it fits as a whole)."""
+        return self.prefixes.get((model, config_id)) if self._may_share(fold) else None
+
+    @staticmethod
+    def prefix_files(model: str, prefix_id: str, fold: str) -> dict[str, str]:
+        """A prefix job's files: the fitted steps, their output for the training and the test rows, the metadata."""
+        stem = f"<results>/prefixes/{model}/{prefix_id}/fold-{fold}"
+        return {"model": f"{stem}.joblib", "train": f"{stem}.train.parquet", "test": f"{stem}.test.parquet",
+                "meta": f"{stem}.json"}
+
+    def fit_inputs(self, model: str, config_id: str, fold: str) -> dict[str, str]:
+        """What a fit job reads: the prepared data and its split, and its shared prefix's fitted steps,
+        output for the training rows and metadata when it has one."""
+        inputs = self.split_inputs(fold)
+        prefix = self.shared_prefix(model, config_id, fold)
+        if prefix:
+            files = self.prefix_files(model, prefix["prefix_id"], fold)
+            inputs |= {"prefix_model": files["model"], "prefix_train": files["train"], "prefix_meta": files["meta"]}
+        return inputs
+
+    def prefix_params(self, model: str, prefix_id: str) -> dict:
+        """What a prefix job hands its task (the steps and their options) and depends on besides its inputs."""
+        if (model, prefix_id) not in self.prefix_definitions:
+            raise ConfigError(f"{model}/{prefix_id} is not a shared prefix of {self.config_file}")
+        prefix = self.prefix_definitions[(model, prefix_id)]
+        return {
+            "task": {"steps": prefix["steps"], "options": prefix["options"]},
+            "provenance": {"code": self.code["prefix"], "version": self.versions[model]}
+            | ({"own_code": self.own_code[model]} if self.own_code[model] else {}),
+        }
+
     def fit_params(self, model: str, config_id: str, fold: str | None) -> dict:
         """What a fit job hands its task (the configuration) and what else it depends on besides its
         inputs (the package code it runs, the estimator's version). Snakemake stores these and reruns
@@ -143,7 +195,8 @@ class Plan:
             "streaming": {"streaming": self.streaming} if fold == "stream" else {},
             "provenance": {"code": self.code["fit"], "version": self.versions[model]}
             | ({"own_code": self.own_code[model]} if self.own_code[model] else {})
-            | ({"model_format": self.code["skops"]} if self.model_format == "skops" else {}),
+            | ({"model_format": self.code["skops"]} if self.model_format == "skops" else {})
+            | ({"prefix": self.code["prefix"]} if self.shared_prefix(model, config_id, fold) else {}),
         }
 
     @staticmethod

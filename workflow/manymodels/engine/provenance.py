@@ -30,6 +30,10 @@ STAGE_MODULES = {
                   "task/score.py", "task/io.py", "task/model_files.py", "experiment/tasks.py"],
     "plot": [*_SEARCHES, "results/plots.py", "results/racing.py", "results/stages.py", "results/aggregate.py", "results/store.py", "task/score.py", "task/io.py",
              "task/model_files.py", "experiment/tasks.py"],
+    # Shared pipeline prefixes: the prefix jobs and the final-step fits on them (a family that shares
+    # no prefix keeps the fit stage's hash, and its cached fits).
+    "prefix": ["task/prefix.py", "task/fit.py", "task/io.py", "experiment/estimators.py", "experiment/prefixes.py",
+               *_DEFINITIONS],
     # model_format: skops: what keeps a fit's model as a skops file (the fit stage's modules stay as they are,
     # so the fits of a joblib experiment keep their hash).
     "skops": ["task/model_files.py"],
