@@ -35,14 +35,14 @@ def test_the_slurm_profile_holds_the_cluster_policy():
     """Grouping and score resources are keys of profiles/slurm, none of profiles/default (loaded
     with any run: Snakemake would form the groups of a local run too, and ignore them)."""
     default, slurm = profile("default"), profile("slurm")
-    assert slurm["groups"] == {"fit_model": "fit_score", "score_model": "fit_score"}
+    assert slurm["groups"] == {"fit_prefix": "fit_score", "fit_model": "fit_score", "score_model": "fit_score"}
     assert slurm["group-components"] == {"fit_score": 100}
     assert set(slurm["set-resources"]) == {"score_model"}
     for attempt in (1, 2, 3):  # what the score rule asked for before: 1000 MB and 5 minutes per attempt
         values = {name: eval(expr, {"attempt": attempt}) for name, expr in slurm["set-resources"]["score_model"].items()}
         assert values == {"mem_mb": 1000 * attempt, "runtime": 5 * attempt}
     assert not {"groups", "group-components", "set-resources"} & set(default)
-    rules = (REPO / "workflow/rules/fit.smk").read_text() + (REPO / "workflow/rules/score.smk").read_text()
+    rules = "".join((REPO / f"workflow/rules/{name}.smk").read_text() for name in ("fit", "score", "prefix"))
     assert "group:" not in rules  # one place decides the groups
 
 
@@ -53,7 +53,7 @@ def test_snakemake_reads_the_policy_from_the_slurm_profile_and_a_local_run_has_n
     monkeypatch.chdir(REPO)  # where Snakemake finds profiles/default, the workflow profile
     _, args = parse_args(["--profile", "profiles/slurm", "--dry-run"])
     assert args.executor == "slurm"
-    assert args.groups == {"fit_model": "fit_score", "score_model": "fit_score"}
+    assert args.groups == {"fit_prefix": "fit_score", "fit_model": "fit_score", "score_model": "fit_score"}
     assert args.group_components == {"fit_score": 100}
     mem = args.set_resources["score_model"]["mem_mb"]
     assert Resource.cli_evaluator("mem_mb", mem.raw, wildcards=None, input=None, attempt=2, async_run=None) == 2000

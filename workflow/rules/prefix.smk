@@ -13,11 +13,9 @@ rule fit_prefix:
         meta="<results>/prefixes/{model}/{prefix_id}/fold-{fold}.json",
     log:
         "<logs>/prefix/{model}/{prefix_id}/fold-{fold}.log",
-    group:
-        CLUSTER_GROUP
     threads: TASK_THREADS
     resources:
-        **CLUSTER_RESOURCES["fit_model"],
+        **FIT_RESOURCES,
     params:
         prefix=lambda w: PLAN.prefix_params(w.model, w.prefix_id),
         data=PLAN.data,
