@@ -4,13 +4,14 @@ which the too-many-components fits become rows."""
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
 import yaml
 
 from conftest import TINY_CONFIG
-from workflow_helpers import REPO, job_counts, make_workflow, planned_jobs, snakemake
+from workflow_helpers import REPO, job_counts, jobs_listed, make_workflow, snakemake
 
 pytestmark = pytest.mark.integration
 
@@ -23,8 +24,17 @@ def workflow(tmp_path_factory):
     return root
 
 
-def test_the_whole_grid_is_one_fit_and_one_score_job_per_configuration_and_fold(workflow):
-    counts = job_counts(planned_jobs(workflow, "--configfile", "configs/penguins-large.yaml"))
+@pytest.fixture(scope="module")
+def whole_grid_dry_run(workflow):
+    """One dry run of the whole grid (19,104 fit and score jobs), every job listed, with the
+    comfortable DAG size set below it: the tests read its jobs and its warning."""
+    out = snakemake(workflow, "--dry-run", "--logger-manymodels-jobs", "--configfile", "configs/penguins-large.yaml",
+                    env={**os.environ, "MANYMODELS_COMFORTABLE_JOBS": "10000"})
+    return out.stdout + out.stderr
+
+
+def test_the_whole_grid_is_one_fit_and_one_score_job_per_configuration_and_fold(whole_grid_dry_run):
+    counts = job_counts(jobs_listed(whole_grid_dry_run))
     assert counts["fit_model"] == counts["score_model"] == 398 * 4 * 6
 
 
@@ -60,12 +70,8 @@ def test_large_grid_subset_runs_and_records_failures(workflow):
     assert est.fit(data[config["data"]["features"]]).n_components == chosen["params"]["n_components"]
 
 
-def test_a_dag_beyond_the_comfortable_size_is_announced_before_it_is_built(workflow):
+def test_a_dag_beyond_the_comfortable_size_is_announced_before_it_is_built(whole_grid_dry_run):
     """The large grid (19,104 fit and score jobs) with the comfortable size set below it."""
-    import os
-
-    out = snakemake(workflow, "--dry-run", "--configfile", "configs/penguins-large.yaml",
-                    env={**os.environ, "MANYMODELS_COMFORTABLE_JOBS": "10000"})
-    text = out.stdout + out.stderr
+    text = whole_grid_dry_run
     warning = "This run plans about 19,104 jobs: building Snakemake's DAG of them takes about "
     assert warning in text and text.index(warning) < text.index("Building DAG of jobs")

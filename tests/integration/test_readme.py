@@ -1,5 +1,11 @@
 """The README is executable: every command of its `sh` and `python` blocks runs as written, in
-README order, in one shell in a fresh copy of the repository, and the test fails when one fails.
+README order, and the test fails when one fails.
+
+The commands fall into three chains that share no files (CHAINS): the main one (the default
+experiment, the classification tournament, its exports and the model-format benchmark that reads
+both experiments), the other shipped configs, and the benchmarks. Each chain runs in README order in
+one shell in a fresh copy of the repository of its own, the three at once (about half the time of
+one after the other on 2 cores: much of a run is one process waiting or starting up).
 
 A few commands cannot run as written here; each is adapted in one stated way (ADAPTED): the test
 command itself is not run again from inside the tests, the large grid and the Slurm command run as
@@ -13,8 +19,10 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -31,10 +39,17 @@ ADAPTED = [
     (r"configs/penguins-large\.yaml", "{command} -n", "the large grid takes about 16 minutes: dry run"),
     (r"--profile slurm\b", "{command} -n", "no Slurm cluster is needed for a dry run"),
     (r"^make bench-scale$", "make -n bench-scale", "about 6 minutes: make prints the command instead"),
-    (r"bench_streaming\.py --sizes 100000 1000000 10000000$", "python benchmarks/bench_streaming.py --sizes 100000",
-     "1e7 rows take minutes: the quickest documented sizes"),
+    (r"bench_streaming\.py --sizes 100000 1000000 10000000$", None,
+     "1e7 rows take minutes; its quickest documented sizes are the command before it, run as written"),
     (r"bench_search\.py --stride 8\b", "python benchmarks/bench_search.py --stride 40 --cores 2",
      "three runs of 200 configurations take minutes: the documented quick check"),
+]
+# (chain, the commands it takes); every other command is the main chain's, and `source .venv/bin/activate`
+# opens every chain. No chain reads what another writes: the model-format benchmark reads the default
+# experiment and the tournament, so it stays in the main chain.
+CHAINS = [
+    ("configs", r"--configfile configs/(?!tournament-classification\.yaml)|^make slurm-profile\b|--profile slurm\b"),
+    ("benchmarks", r"benchmarks/bench_(?!model_format\.py)|^make (-n )?bench"),
 ]
 TIMEOUT = 1800
 
@@ -87,70 +102,130 @@ def fresh_copy(target: Path) -> Path:
     return target
 
 
+def chain_of(kind: str, command: str) -> str | None:
+    """The chain a command runs in (None: every chain)."""
+    if kind == "sh" and command.startswith("source "):
+        return None
+    return next((name for name, pattern in CHAINS if re.search(pattern, command)), "main")
+
+
 @pytest.fixture(scope="module")
 def readme_run(tmp_path_factory):
+    """Every chain run to its end or first failure. Returns (roots, plan, outputs, status): each
+    chain's copy, (i, command, run, why, chain) per command, each chain's output, and the exit
+    status of each command run, by (chain, i), and of each chain's shell, by (chain, "exit")."""
     if not (REPO / ".venv" / ".installed").is_file():
         pytest.skip("the README's commands use the environment `make` creates in .venv: run the tests with `make test`")
-    root = fresh_copy(tmp_path_factory.mktemp("readme") / "clone")
-    lines = ["set -u", f"cd {shlex.quote(str(root))}"]
+    base = tmp_path_factory.mktemp("readme")
+    names = ["main", *(name for name, _ in CHAINS)]
+    roots = {name: fresh_copy(base / name) for name in names}
+    lines = {name: ["set -u", f"cd {shlex.quote(str(roots[name]))}"] for name in names}
     plan = []
     for i, (kind, command) in enumerate(readme_commands((REPO / "README.md").read_text())):
+        chain = chain_of(kind, command)
         if kind == "python":
-            (root / f".readme-block-{i}.py").write_text(command)
+            (roots[chain] / f".readme-block-{i}.py").write_text(command)
             run, why = f"python .readme-block-{i}.py", None
         else:
             run, why = adapted(command)
-        plan.append((i, command, run, why))
+        plan.append((i, command, run, why, chain))
         if run is None:
             continue
-        lines += [f"echo {shlex.quote(f'=== [{i}] {run}')}", run, "rc=$?",
-                  f'echo "{i} $rc" >> .readme-status', '[ "$rc" -eq 0 ] || exit "$rc"']
-    (root / ".readme.sh").write_text("\n".join(lines) + "\n")
+        for name in [chain] if chain else names:
+            lines[name] += [f"echo {shlex.quote(f'=== [{i}] {run}')}", run, "rc=$?",
+                            f'echo "{i} $rc" >> .readme-status', '[ "$rc" -eq 0 ] || exit "$rc"']
     env = {key: value for key, value in os.environ.items() if not key.startswith(("MANYMODELS_", "VIRTUAL_ENV"))}
-    env.update(XDG_CONFIG_HOME=str(root.parent / "config-home"), PATH=os.environ.get("PATH", "/usr/bin:/bin"))
-    result = subprocess.run(["bash", ".readme.sh"], cwd=root, env=env, capture_output=True, text=True, timeout=TIMEOUT)
-    (root / ".readme-output").write_text(result.stdout + result.stderr)
-    status = dict(line.split() for line in (root / ".readme-status").read_text().splitlines()) \
-        if (root / ".readme-status").exists() else {}
-    return root, plan, result, status
+    env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
+    running = {}
+    for name, root in roots.items():
+        (root / ".readme.sh").write_text("\n".join(lines[name]) + "\n")
+        output = open(root / ".readme-output", "w")
+        running[name] = (subprocess.Popen(["bash", ".readme.sh"], cwd=root, stdout=output, stderr=subprocess.STDOUT,
+                                          env={**env, "XDG_CONFIG_HOME": str(base / f"config-home-{name}")},
+                                          start_new_session=True), output)
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        for name, (proc, output) in running.items():
+            try:
+                proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"README chain {name} did not finish within {TIMEOUT} s:\n"
+                            + (roots[name] / ".readme-output").read_text()[-4000:])
+    finally:
+        for proc, output in running.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            output.close()
+    outputs = {name: (root / ".readme-output").read_text() for name, root in roots.items()}
+    status = {(name, "exit"): proc.returncode for name, (proc, _) in running.items()}
+    for name, root in roots.items():
+        if (root / ".readme-status").exists():
+            status.update(((name, i), rc) for i, rc in (line.split() for line in (root / ".readme-status").read_text()
+                                                        .splitlines()))
+    return roots, plan, outputs, status
 
 
 def test_every_readme_command_runs_as_written(readme_run):
-    root, plan, result, status = readme_run
-    output = result.stdout + result.stderr
-    for i, command, run, why in plan:
+    roots, plan, outputs, status = readme_run
+    for i, command, run, why, chain in plan:
         if run is None:
             print(f"not run: {command} ({why})")
             continue
-        assert status.get(str(i)) == "0", (
-            f"README command [{i}] {command!r} (run as {run!r}) failed with status {status.get(str(i))}:\n"
-            + "\n".join(output.splitlines()[-80:]))
-    assert result.returncode == 0, output[-4000:]
+        for name in [chain] if chain else roots:
+            assert status.get((name, str(i))) == "0", (
+                f"README command [{i}] {command!r} (run as {run!r}, chain {name}) failed with status "
+                f"{status.get((name, str(i)))}:\n" + "\n".join(outputs[name].splitlines()[-80:]))
+    for name in roots:
+        assert status[(name, "exit")] == 0, outputs[name][-4000:]
+
+
+def test_the_chains_split_the_readme_as_stated(readme_run):
+    """Each chain runs in a copy of its own; the main chain starts with `make run` and holds the
+    tournament's commands and the benchmark that reads its results, the others what CHAINS says."""
+    roots, plan, _, _ = readme_run
+    chains = {}
+    for i, command, run, why, chain in plan:
+        if run is not None:
+            chains.setdefault(chain, []).append(command)
+    assert chains["main"][0].startswith("make run") and chains[None] == ["source .venv/bin/activate"]
+    assert any("bench_model_format" in c for c in chains["main"])
+    assert sum("tournament-classification" in c for c in chains["main"]) >= 5
+    assert all("--configfile configs/" in c or "slurm" in c for c in chains["configs"])
+    assert all("bench" in c for c in chains["benchmarks"])
+    assert len(set(roots.values())) == 3
+
+
+def found(roots: dict, path: str) -> Path:
+    """The copy of the chain that wrote ``path`` (exactly one did)."""
+    hits = [root for root in roots.values() if (root / path).exists()]
+    assert len(hits) == 1, (path, hits)
+    return hits[0]
 
 
 def test_the_readme_runs_every_shipped_config(readme_run):
     """Every config in configs/ is run by a README command (the large grid as a dry run; it runs for
     real, on a subset, in test_large_config.py)."""
     _, plan, _, _ = readme_run
-    commands = " ".join(run for _, _, run, _ in plan if run)
+    commands = " ".join(run for _, _, run, _, _ in plan if run)
     for config in sorted((REPO / "configs").glob("*.yaml")):
         assert f"--configfile configs/{config.name}" in commands, config.name
 
 
 def test_each_experiment_of_the_readme_has_its_results(readme_run):
-    root, *_ = readme_run
+    roots, *_ = readme_run
     for name in ("penguins", "tournament-classification", "tournament-regression", "streaming"):
-        run = json.loads((root / f"results/{name}/run.json").read_text())
+        run = json.loads((found(roots, f"results/{name}/run.json") / f"results/{name}/run.json").read_text())
         assert run["experiment"] == name and run["winner"] and not run["failed_families"]
-    assert (root / "report.html").is_file()  # snakemake --report
-    assert (root / "penguins-copy/scores.parquet").is_file()
-    assert not (root / "results/penguins-large").exists()  # a dry run wrote nothing
+    assert (roots["main"] / "report.html").is_file()  # snakemake --report
+    assert (roots["main"] / "penguins-copy/scores.parquet").is_file()
+    assert not any((root / "results/penguins-large").exists() for root in roots.values())  # a dry run wrote nothing
 
 
 def test_the_readme_exports_travel(readme_run):
     """`manymodels export skops` left a copy whose every model is a skops file; `manymodels export
     mlflow`, run twice on the tournament, left one parent and one child run per configuration."""
-    root, *_ = readme_run
+    root = readme_run[0]["main"]
     copy = root / "results/tournament-classification-skops"
     assert list(copy.glob("fits/*/*/fold-*.skops")) and not list(copy.rglob("*.joblib"))
     from mlflow import MlflowClient
@@ -165,7 +240,7 @@ def test_the_readme_exports_travel(readme_run):
 def test_chosen_estimators_are_built_from_selection_json_and_fit(readme_run):
     """Parameter types round-trip: each family's chosen configuration, read back from selection.json
     (no float where the config had an int, null kept), builds its estimator, which fits."""
-    root, *_ = readme_run
+    roots, *_ = readme_run
     sys.path.insert(0, str(REPO / "workflow"))
     import yaml
 
@@ -174,6 +249,7 @@ def test_chosen_estimators_are_built_from_selection_json_and_fit(readme_run):
 
     checked = 0
     for name in ("penguins", "tournament-classification", "tournament-regression", "streaming"):
+        root = found(roots, f"results/{name}/run.json")
         run = json.loads((root / f"results/{name}/run.json").read_text())
         config = yaml.safe_load((root / run["config_file"]).read_text())
         selection = json.loads((root / f"results/{name}/selection.json").read_text())
@@ -188,3 +264,40 @@ def test_chosen_estimators_are_built_from_selection_json_and_fit(readme_run):
             est.fit(frame[features], frame[label] if label else None)  # clusterers ignore the label
             checked += 1
     assert checked == 1 + 4 + 4 + 1
+
+
+@pytest.mark.parametrize("name", ["tournament-classification", "tournament-regression"])
+def test_the_shipped_tournaments_end_to_end(readme_run, name):
+    """The shipped tournaments, as the README's `snakemake --cores 2 --configfile configs/<name>.yaml`
+    ran them: every family's choice, the winner refitted on all rows and scored on the held-out set
+    no CV fold sees, the report's ranking and comparison, the nested estimate where configured."""
+    import yaml
+
+    results = found(readme_run[0], f"results/{name}/run.json") / "results" / name
+    config = yaml.safe_load((REPO / f"configs/{name}.yaml").read_text())
+    selection = json.loads((results / "selection.json").read_text())
+    overall = selection["overall"]
+    assert set(selection["models"]) == set(config["models"]) and overall["model"] in config["models"]
+    assert json.loads((results / "run.json").read_text())["winner"]["test"]  # scored on the held-out set
+    final = results / f"models/{overall['model']}/{overall['config_id']}/fold-all.joblib"
+    assert final.is_file()
+    held_out = pd.read_parquet(results / "data/holdout.parquet")["holdout"]
+    folds = pd.read_parquet(results / "data/folds.parquet")
+    assert (folds[held_out] == 0).all().all()  # no CV fold sees the held-out rows
+    report = (results / "report.html").read_text()
+    assert "Ranking of the model families" in report and "test_predictions.png" in report and "cv_scores.png" in report
+    assert "How sure is the choice?" in report
+    equivalent = selection["comparison"]["equivalent"]
+    assert bool(re.search(r"The best and the \d+ configurations? practically equivalent to it", report)) == (
+        equivalent > 0)  # the table of those practically equivalent, when there are some
+    if config.get("nested"):  # the honest estimate of the procedure, beside the winner's CV score
+        nested = json.loads((results / "nested.json").read_text())
+        metric = selection["selection_metric"]
+        assert len(nested["outer_folds"]) == config["nested"]["outer"]["n_splits"]
+        assert nested["estimates"][metric]["mean"] is not None and f"Nested estimate of {metric}" in report
+    scores = pd.read_parquet(results / "scores.parquet")
+    assert (scores["status"] == "ok").all()
+    if name == "tournament-classification":
+        svc = scores[scores["model"] == "svc"]
+        assert svc["log_loss"].isna().all() and svc["roc_auc"].notna().all()
+        assert svc["score_error"].str.contains("log_loss: AttributeError").all()

@@ -1,20 +1,17 @@
-"""Supervised tournaments: the GridSearchCV oracle, random-search extension, shipped configs."""
+"""Supervised tournaments: the GridSearchCV oracle, random-search extension, refit policies. The shipped
+tournament configs run end to end in test_readme.py, as the README runs them."""
 
 from __future__ import annotations
 
 import json
-import re
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from conftest import TINY_CONFIG
 from manymodels.experiment.data import TEST, TRAIN
 from manymodels.experiment.tasks import estimator_definition
-from workflow_helpers import REPO, job_counts, make_workflow, planned_jobs, snakemake, write_config
+from workflow_helpers import job_counts, make_workflow, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -103,38 +100,3 @@ def test_unknown_family_parameter_stops_before_any_job(tmp_path):
         result.stdout + result.stderr)
     assert not (root / "results").exists()
 
-
-@pytest.mark.parametrize("name", ["tournament-classification", "tournament-regression"])
-def test_shipped_tournament_configs_run_end_to_end(tmp_path, name):
-    root = make_workflow(tmp_path / "wf", TINY_CONFIG)  # config.yaml; the run names its own file
-    (root / "configs").mkdir()
-    shutil.copy(REPO / f"configs/{name}.yaml", root / "configs")
-    snakemake(root, "--configfile", f"configs/{name}.yaml")
-    config = yaml.safe_load((REPO / f"configs/{name}.yaml").read_text())
-    results = root / "results" / name
-    selection = json.loads((results / "selection.json").read_text())
-    overall = selection["overall"]
-    assert set(selection["models"]) == set(config["models"]) and overall["model"] in config["models"]
-    assert json.loads((results / "run.json").read_text())["winner"]["test"]  # scored on the held-out set
-    final = results / f"models/{overall['model']}/{overall['config_id']}/fold-all.joblib"
-    assert final.is_file()
-    held_out = pd.read_parquet(results / "data/holdout.parquet")["holdout"]
-    folds = pd.read_parquet(results / "data/folds.parquet")
-    assert (folds[held_out] == 0).all().all()  # no CV fold sees the held-out rows
-    report = (results / "report.html").read_text()
-    assert "Ranking of the model families" in report and "test_predictions.png" in report and "cv_scores.png" in report
-    assert "How sure is the choice?" in report
-    equivalent = json.loads((results / "selection.json").read_text())["comparison"]["equivalent"]
-    assert bool(re.search(r"The best and the \d+ configurations? practically equivalent to it", report)) == (
-        equivalent > 0)  # the table of those practically equivalent, when there are some
-    if config.get("nested"):  # the honest estimate of the procedure, beside the winner's CV score
-        nested = json.loads((results / "nested.json").read_text())
-        metric = selection["selection_metric"]
-        assert len(nested["outer_folds"]) == config["nested"]["outer"]["n_splits"]
-        assert nested["estimates"][metric]["mean"] is not None and f"Nested estimate of {metric}" in report
-    scores = pd.read_parquet(results / "scores.parquet")
-    assert (scores["status"] == "ok").all()
-    if name == "tournament-classification":
-        svc = scores[scores["model"] == "svc"]
-        assert svc["log_loss"].isna().all() and svc["roc_auc"].notna().all()
-        assert svc["score_error"].str.contains("log_loss: AttributeError").all()

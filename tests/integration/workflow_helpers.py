@@ -50,7 +50,11 @@ def planned_jobs(root: Path, *args: str, **popen) -> list[tuple[str, dict]]:
     """The jobs a dry run schedules: (rule, wildcards) pairs (the console lists every job with
     --logger-manymodels-jobs)."""
     result = snakemake(root, "--dry-run", "--logger-manymodels-jobs", *args, **popen)
-    out = result.stdout + result.stderr
+    return jobs_listed(result.stdout + result.stderr)
+
+
+def jobs_listed(out: str) -> list[tuple[str, dict]]:
+    """The (rule, wildcards) pairs of the jobs a dry run with --logger-manymodels-jobs printed."""
     jobs: list[tuple[str, dict]] = []
     for line in out.splitlines():
         if m := re.match(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):$", line):  # indented inside a group job
