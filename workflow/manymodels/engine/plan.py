@@ -26,7 +26,6 @@ from ..experiment.data import inner_fold_name
 from ..experiment.estimators import dotted_paths
 from ..experiment.grid import grid_parameters
 from ..experiment.layout import FILES_PER_SHARD, shard_tasks
-from ..experiment.prefixes import data_rows, prefix_steps, shared_prefixes
 from ..experiment.tasks import estimator_definition
 from ..search import Search, Decisions, score_file, searches_of
 from ..task.model_files import suffix_of
@@ -84,12 +83,10 @@ class Plan:
         self.refits_after_selection = (config["keep_models"] == "best" or bool(config["holdout"])
                                        or not self.full_for_all)
         self.code, self.own_code = code, own_code
-        # Shared pipeline prefixes (manymodels.experiment.prefixes): per (model, config_id) that shares
-        # one, its prefix; each (model, prefix_id) is fitted once per fold by a job of its own.
-        self.prefixes = {}
-        if not self.streaming and any(prefix_steps(t["estimator"]) for t in self.tasks):
-            self.prefixes = shared_prefixes(config, self.tasks, n_features=len(checked["features"]),
-                                            n_rows=data_rows(checked["source_file"] or source))
+        # Shared pipeline prefixes (manymodels.experiment.prefixes, decided by the config check): per
+        # (model, config_id) that shares one, its prefix; each (model, prefix_id) is fitted once per
+        # fold by a job of its own.
+        self.prefixes = {tuple(key.split("/")): prefix for key, prefix in checked.get("prefixes", {}).items()}
         self.prefix_definitions = {(model, p["prefix_id"]): p for (model, _), p in self.prefixes.items()}
         self.score_code = code["score"] if metric_code is None else f"{code['score']}+{metric_code}"
         # Score files are gathered in shards named by the leading hex digits of the config_id ('all'

@@ -13,6 +13,7 @@ from .datacheck import check_models_fit_data
 from .data import data_columns, fold_names, outer_fold_names, source_columns, source_file
 from .suggest import with_hint
 from .estimators import package_version
+from .prefixes import data_rows, shared_prefixes
 from .tasks import estimator_definition
 
 
@@ -21,8 +22,9 @@ def check_experiment(*, config: dict, config_file: str) -> dict:
 
     Returns ``tasks`` (one record per configuration), ``folds`` (CV fold names), ``outer_folds``
     (those of nested CV, if any), ``source_file``
-    (the data file, or None for data made in memory), ``features`` and ``versions`` (the
-    distribution and version behind each model's estimator) and ``notes`` (what the run should say
+    (the data file, or None for data made in memory), ``features``, ``versions`` (the
+    distribution and version behind each model's estimator), ``prefixes`` (per 'model/config_id'
+    that shares its pipeline's prefix, that prefix: :mod:`.prefixes`) and ``notes`` (what the run should say
     before it starts, e.g. a random search asking for more than its space has). Raises ConfigError or DataError
     naming the key, column and file.
     """
@@ -38,6 +40,8 @@ def check_experiment(*, config: dict, config_file: str) -> dict:
             check_models_fit_data(config=config, tasks=tasks, features=features, where=where, config_file=config_file)
         folds = fold_names(config["cv"])
         outer_folds = outer_fold_names(config.get("nested"))
+        prefixes = shared_prefixes(config, tasks, n_features=len(features),
+                                   n_rows=data_rows(str(path) if path else data["source"]))
     except (ConfigError, DataError) as exc:
         if str(exc).startswith(f"{config_file}: "):
             raise
@@ -49,6 +53,7 @@ def check_experiment(*, config: dict, config_file: str) -> dict:
         "source_file": None if path is None else str(path),
         "features": features,
         "versions": {name: package_version(estimator_definition(spec)) for name, spec in config["models"].items()},
+        "prefixes": {f"{model}/{config_id}": prefix for (model, config_id), prefix in prefixes.items()},
         "notes": search_notes(config, config_file=config_file),
     }
 
