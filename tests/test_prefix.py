@@ -162,3 +162,15 @@ def test_a_modified_prefix_output_is_never_read(tmp_path):
     write_output(np.zeros((3, 2)), str(tmp_path / "out.parquet"))
     with pytest.raises(IntegrityError, match="SHA-256"):
         read_output(str(tmp_path / "out.parquet"), info)
+
+
+def test_a_skops_experiment_shares_no_prefix():
+    """Its models are skops files, safe to open elsewhere; a prefix's fitted steps would be a joblib file."""
+    from manymodels.experiment.prefixes import shared_prefixes
+
+    config = {"models": {"m": {}}, "model_format": "skops"}
+    task = {"model": "m", "config_id": "a" * 10, "kwargs": {}, "params": {}, "fit_kwargs": {},
+            "estimator": [{"name": "scale", "estimator": "sklearn.preprocessing.StandardScaler", "kwargs": {}},
+                          {"name": "clf", "estimator": "sklearn.linear_model.LogisticRegression", "kwargs": {}}]}
+    assert shared_prefixes(config, [task], n_features=4, n_rows=100) == {}
+    assert shared_prefixes({**config, "model_format": "joblib"}, [task], n_features=4, n_rows=100) != {}

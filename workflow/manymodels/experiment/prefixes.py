@@ -9,7 +9,7 @@ grid point that belong to those steps (``step__param`` of a step before the last
 data are the prefix job's path and inputs. Everything is decided from the config, before any job.
 
 A configuration fits as before (no shared prefix) when its family sets ``share_prefix: false``, the
-experiment streams, the family has ``fit_kwargs`` (routed to steps by name), a step of its prefix
+experiment streams or keeps its models as skops files (a prefix's fitted steps are a joblib file), the family has ``fit_kwargs`` (routed to steps by name), a step of its prefix
 has a ``random_state`` left unset (each configuration derives its own seed from its config id, so
 its prefix is its own), or the prefix's output would hold more than ``max_cells`` numbers (rows x
 columns; see :func:`estimated_cells`).
@@ -72,7 +72,7 @@ def shared_prefixes(config: dict, tasks: list[dict], *, n_features: int, n_rows:
 
     ``n_rows``: the data's rows (None: unknown, then no size limit applies).
     """
-    if config.get("streaming"):
+    if config.get("streaming") or config.get("model_format") == "skops":  # a prefix is kept as joblib
         return {}
     shared: dict[tuple[str, str], dict] = {}
     seeded: dict[str, bool] = {}

@@ -60,7 +60,10 @@ def export_skops(experiment: str | Path | None = None, out: str | Path | None = 
                           "snakemake command, then export again")
     staging = target.with_name(f".{target.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(root, staging, ignore=shutil.ignore_patterns("*.joblib"))
+    # Shared pipeline prefixes (prefixes/) are a cache of the fits: the kept Pipelines hold their fitted
+    # steps, so the copy leaves them out (a rerun there fits them again).
+    shutil.copytree(root, staging, ignore=lambda folder, names: [
+        n for n in names if n.endswith(".joblib") or (Path(folder) == root and n == "prefixes")])
     checksums = {}  # (folder, model, config_id, fold) -> the skops file's SHA-256
     for folder in _model_folders(root):
         for joblib_file in sorted(folder.glob("*/*/fold-*.joblib")):
