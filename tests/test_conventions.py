@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -110,7 +111,6 @@ def test_every_function_a_rule_or_a_decision_names_exists():
     """Rules, the plan and the searches reach package functions by 'module:function' strings (run
     in a worker); each must name a function that imports, or a job fails only when it runs."""
     import importlib
-    import re
 
     pattern = re.compile(r"""["'](manymodels\.[A-Za-z_.]+):([A-Za-z_]+)["']""")
     named = {match.groups() for path in [*(REPO / "workflow").rglob("*.smk"), *PACKAGE.rglob("*.py")]
@@ -120,3 +120,24 @@ def test_every_function_a_rule_or_a_decision_names_exists():
     missing = [f"{module}:{name}" for module, name in sorted(named)
                if not callable(getattr(importlib.import_module(module), name, None))]
     assert not missing, missing
+
+
+def test_a_family_search_is_named_only_in_its_module_and_the_schema():
+    """Adding a search that proposes a family's configurations is one module in search/ and one key
+    in the schema: no other module, rule or script uses its key as a string (Optuna's is 'optuna')."""
+    import importlib
+    import io
+    import tokenize
+
+    searches = importlib.import_module("manymodels.search").SEARCHES
+    keys = {key for key, cls in searches.items() if cls.scope == "family"}
+    assert "optuna" in keys
+    naming = []
+    for path in [*PACKAGE.rglob("*.py"), *(REPO / "workflow").rglob("*.smk"), *(REPO / "scripts").rglob("*.py")]:
+        if path.parent.name == "search" and path.parent.parent == PACKAGE:
+            continue
+        for token in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
+            if token.type == tokenize.STRING and any(re.fullmatch(rf"""[rbfu]*(["']){key}\1""", token.string)
+                                                     for key in keys):
+                naming.append(f"{path.relative_to(REPO)}:{token.start[0]} {token.string}")
+    assert not naming, naming

@@ -13,7 +13,7 @@ from conftest import TINY_CONFIG
 from test_plan import plan_of, scores, tiny
 
 from manymodels import ConfigError
-from manymodels.experiment.check import check_experiment
+from manymodels.search import check_experiment
 from manymodels.search.optuna import configuration, optuna_decision
 from manymodels.task.score import write_row
 

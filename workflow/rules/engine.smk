@@ -83,9 +83,7 @@ if workflow.is_main_process:
 CHECKED = load_checked(EXPERIMENT, config) if ROLE in ("submission", "step") else None
 if CHECKED is None:
     with stop_on_bad_input():
-        CHECKED = run_task(
-            "manymodels.experiment.check:check_experiment", **POOL, config=config, config_file=CONFIG_FILE
-        )
+        CHECKED = run_task("manymodels.search:check_experiment", **POOL, config=config, config_file=CONFIG_FILE)
 if ROLE == "login":
     save_checked(EXPERIMENT, config, CHECKED)
 if workflow.is_main_process:

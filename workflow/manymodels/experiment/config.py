@@ -18,6 +18,7 @@ from .estimators import class_name, dotted_paths, factory_parameters, make_estim
 from .grid import check_distributions, expand_grid, sample_points, sampling_note
 from .halving import halving_settings, n_rungs
 from .metrics import BUILTIN_METRICS
+from .schema import load_schema
 from .suggest import with_hint
 from .tasks import SCORE_COLUMNS, canonical_json, estimator_definition, expand_tasks
 
@@ -110,36 +111,30 @@ def selected_columns(spec: dict, key: str) -> list[tuple[str, str]]:
 
 def family_points(spec: dict, *, key: str) -> list[dict]:
     """The parameter points of a family known before it runs: its grid, or its random-search draws
-    (none for Bayesian optimisation, whose verdicts propose them: manymodels.search.optuna)."""
+    (none for a staged search that proposes them, such as Bayesian optimisation: :mod:`manymodels.search`)."""
     if "grid" in spec:
         return expand_grid(spec["grid"], key=f"{key}.grid")
-    if "optuna" in spec:
-        check_distributions(spec["optuna"]["distributions"], key=f"{key}.optuna.distributions", categorical=True)
-        _check_sampler(spec["optuna"], key=f"{key}.optuna")
-        return []
-    return sample_points(spec["random"], key=f"{key}.random")
+    if "random" in spec:
+        return sample_points(spec["random"], key=f"{key}.random")
+    proposer = search_key(spec)
+    check_distributions(spec[proposer]["distributions"], key=f"{key}.{proposer}.distributions", categorical=True)
+    return []
 
 
-def _check_sampler(settings: dict, *, key: str) -> None:
-    """ConfigError unless the sampler is a class of optuna.samplers that takes a seed and the sampler_kwargs."""
-    import optuna
-
-    name = settings["sampler"]
-    samplers = [n for n in dir(optuna.samplers) if n.endswith("Sampler") and not n.startswith("_")]
-    if name not in samplers:
-        raise ConfigError(with_hint(f"{key}.sampler: '{name}' is not a sampler of optuna.samplers", name, samplers))
-    accepted = inspect.signature(getattr(optuna.samplers, name)).parameters
-    for arg in ["seed", *settings["sampler_kwargs"]]:
-        if arg not in accepted and not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
-            where = "seed" if arg == "seed" else "sampler_kwargs"
-            raise ConfigError(with_hint(f"{key}.{where}: {name} does not accept '{arg}'", arg, accepted))
+def search_key(spec: dict) -> str:
+    """The key that gives a family its configurations: grid, random, or a search of its own that
+    proposes them (the schema's one-of-these keys of a family)."""
+    rules = load_schema()["properties"]["models"]["additionalProperties"]["allOf"]
+    keys = [group["required"][0] for rule in rules for group in rule["oneOf"]]
+    return next(key for key in keys if key in spec and key not in ("estimator", "pipeline"))
 
 
 def searched_parameters(spec: dict, points: list[dict]) -> list[str]:
-    """The parameters a family searches: those of its points, or its distributions (optuna)."""
-    if "optuna" in spec:
-        return list(spec["optuna"]["distributions"])
-    return list(dict.fromkeys(p for point in points for p in point))
+    """The parameters a family searches: those of its points, or the distributions of the search
+    that proposes them."""
+    if "grid" in spec or "random" in spec:
+        return list(dict.fromkeys(p for point in points for p in point))
+    return list(spec[search_key(spec)]["distributions"])
 
 
 def search_notes(config: dict, *, config_file: str) -> list[str]:
@@ -161,7 +156,7 @@ def check_config(config: dict, *, config_file: str) -> list[dict]:
         est = prototypes[name] = _prototype(spec, key=key, config_file=config_file)
         points[name] = family_points(spec, key=f"{config_file}: {key}")
         accepted = accepted_parameters(spec, est)
-        search = "grid" if "grid" in spec else "optuna.distributions" if "optuna" in spec else "random.distributions"
+        search = "grid" if "grid" in spec else f"{search_key(spec)}.distributions"
         used = {f"{key}.kwargs.{p}": p for p in spec.get("kwargs", {})}
         used.update({f"{key}.{search}.{p}": p for p in searched_parameters(spec, points[name])})
         for where, param in used.items():
@@ -250,11 +245,6 @@ def _check_selection(config: dict, points: dict[str, list[dict]], *, config_file
                                             config_file=config_file)[chosen_by]["on"] == "train":
             raise ConfigError(f"{config_file}: {key}: the selection metric '{chosen_by}' is in-sample; {key} compares "
                               "scores on held-out folds (set selection.metric to an out-of-sample metric)")
-    if proposed := [model for model, spec in config["models"].items() if spec.get("optuna")]:
-        for key in ("racing", "halving", "nested", "streaming"):
-            if config.get(key):
-                raise ConfigError(f"{config_file}: models.{proposed[0]}.optuna: Bayesian optimisation with {key} is not "
-                                  f"supported; search that family with grid or random, or drop {key}")
     searches = [key for key in ("racing", "halving", "nested") if config.get(key)]
     if len(searches) > 1:
         raise ConfigError(f"{config_file}: {searches[1]}: {' and '.join(searches)} together are not supported; "

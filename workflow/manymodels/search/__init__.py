@@ -47,6 +47,11 @@ class Search:
     def __init__(self, plan: Plan, model: str | None = None):
         self.plan, self.model = plan, model
 
+    @classmethod
+    def check(cls, config: dict, model: str | None, *, config_file: str) -> None:
+        """Raise a one-line ConfigError, naming the key and ``config_file``, for settings of this search
+        that the schema lets through but it cannot run (``model``: the family, for a family search)."""
+
     def stages(self) -> list[str]:
         """The stages' names, in order (each decision is <folder>/<stage>.json)."""
         raise NotImplementedError
@@ -91,6 +96,20 @@ def searches_of(plan: Plan) -> list[Search]:
         elif cls.scope == "family":
             found += [cls(plan, model) for model, spec in plan.config["models"].items() if spec.get(key)]
     return found
+
+
+def check_experiment(*, config: dict, config_file: str) -> dict:
+    """:func:`manymodels.experiment.check.check_experiment`, after each staged search of the config
+    has checked its own settings (the workflow's config check, run in a worker)."""
+    from ..experiment.check import check_experiment as check_config_and_data
+
+    for key, cls in SEARCHES.items():
+        if cls.scope == "experiment" and config.get(key):
+            cls.check(config, None, config_file=config_file)
+        elif cls.scope == "family":
+            for model in [model for model, spec in config["models"].items() if spec.get(key)]:
+                cls.check(config, model, config_file=config_file)
+    return check_config_and_data(config=config, config_file=config_file)
 
 
 @functools.lru_cache(maxsize=None)

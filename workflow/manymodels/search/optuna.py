@@ -15,9 +15,12 @@ itself; it is read by the same Optuna version only (the version is a parameter o
 from __future__ import annotations
 
 import base64
+import inspect
 import math
 import pickle
 
+from .. import ConfigError
+from ..experiment.suggest import with_hint
 from ..experiment.tasks import config_id, estimator_definition
 from ..task.io import read_json, write_json
 from . import Search, score_file
@@ -32,6 +35,28 @@ class Optuna(Search):
         super().__init__(plan, model)
         self.spec = plan.config["models"][model]
         self.settings = self.spec["optuna"]  # with the schema's defaults
+
+    @classmethod
+    def check(cls, config: dict, model: str, *, config_file: str) -> None:
+        """The sampler must be a class of optuna.samplers taking a seed and the sampler_kwargs, and the
+        experiment must not narrow or re-split what the study proposes (racing, halving, nested, streaming)."""
+        import optuna
+
+        key = f"{config_file}: models.{model}.optuna"
+        for other in ("racing", "halving", "nested", "streaming"):
+            if config.get(other):
+                raise ConfigError(f"{key}: Bayesian optimisation with {other} is not supported; search that "
+                                  f"family with grid or random, or drop {other}")
+        settings = config["models"][model]["optuna"]
+        name = settings["sampler"]
+        samplers = [n for n in dir(optuna.samplers) if n.endswith("Sampler") and not n.startswith("_")]
+        if name not in samplers:
+            raise ConfigError(with_hint(f"{key}.sampler: '{name}' is not a sampler of optuna.samplers", name, samplers))
+        accepted = inspect.signature(getattr(optuna.samplers, name)).parameters
+        for arg in ["seed", *settings["sampler_kwargs"]]:
+            if arg not in accepted and not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+                where = "seed" if arg == "seed" else "sampler_kwargs"
+                raise ConfigError(with_hint(f"{key}.{where}: {name} does not accept '{arg}'", arg, accepted))
 
     def batch_sizes(self) -> list[int]:
         n, batch = self.settings["n_trials"], self.settings["batch"]
