@@ -16,8 +16,16 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES)
 
+# The tests run in TEST_WORKERS parallel processes (pytest-xdist; each module's tests on one worker,
+# sharing its fixtures: tests/conftest.py starts the longest first), then the tests marked alone
+# (they measure CPU efficiency) by themselves. One worker more than cores: an integration test
+# spends much of its time waiting (start-ups, Slurm's queue). Exit 5 of the second: none selected.
+TEST_WORKERS ?= 3
 test: $(STAMP)
-	$(VENV)/bin/pytest -q -rs $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -rs -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder -m "not alone" \
+		$(PYTEST_ARGS); first=$$?; \
+	$(VENV)/bin/pytest -q -rs -m alone $(PYTEST_ARGS); second=$$?; \
+	[ $$second -eq 5 ] && second=0; exit $$(( first ? first : second ))
 
 # While working: the unit tests and a few tiny workflow runs (about 4 minutes on 2 cores).
 test-fast: $(STAMP)

@@ -33,3 +33,14 @@ TINY_CONFIG = {
 @pytest.fixture
 def tiny_config() -> dict:
     return copy.deepcopy(TINY_CONFIG)
+
+
+# `make test` runs the tests in parallel worker processes (pytest-xdist, --dist loadscope: a module's
+# tests stay on one worker and share its fixtures), in the order collected: these modules, each
+# minutes long and much of it waiting (README chains, Slurm's queue), start first, and the others
+# fill the time beside them.
+FIRST = ("tests/integration/test_readme.py", "tests/slurm/")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: not item.nodeid.startswith(FIRST))  # stable: each module keeps its order
