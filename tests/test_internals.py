@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 
 from manymodels.engine import internals
 from manymodels.engine.internals import WRITTEN_FOR, disable_job_rate_limit, lighten_scheduling
@@ -228,6 +229,34 @@ def test_a_sigterm_handled_while_the_scheduler_holds_its_lock_completes():
     assert scheduler._user_kill == "graceful" and scheduler._open_jobs.acquire(timeout=1)
     assert internals.reentrant_scheduler_lock(scheduler)  # already reentrant: left as it is
     assert not internals.reentrant_scheduler_lock(SimpleNamespace())
+
+
+def test_the_first_sigint_is_the_schedulers_graceful_stop_and_a_second_interrupts():
+    """Snakemake still wraps any exception of an input function (KeyboardInterrupt too) in an
+    InputFunctionException, and still stops gracefully in exit_gracefully: the first SIGINT goes
+    there, so it never lands inside an input function as a KeyboardInterrupt."""
+    import inspect
+    import os
+    import signal
+
+    import snakemake.api  # noqa: F401
+    from snakemake.rules import Rule
+    from snakemake.scheduling.job_scheduler import JobScheduler
+
+    assert "InputFunctionException(" in inspect.getsource(Rule.apply_input_function)
+    assert '"graceful"' in inspect.getsource(JobScheduler.exit_gracefully)
+    calls = []
+    scheduler = SimpleNamespace(exit_gracefully=lambda *args: calls.append(args[0]))
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        assert internals.sigint_stops_gracefully(scheduler)
+        os.kill(os.getpid(), signal.SIGINT)
+        assert calls == [signal.SIGINT]
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)  # Python runs the handler before the next line
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert not internals.sigint_stops_gracefully(SimpleNamespace())
 
 
 def test_finished_jobs_are_handed_to_the_scheduler_in_one_go():

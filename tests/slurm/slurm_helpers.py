@@ -17,7 +17,10 @@ CLUSTER_NAME = "manymodels"  # the ClusterName scripts/slurm/up writes
 # Without slurmdbd there is no sacct: check job states with squeue (the test Slurm keeps finished
 # jobs visible for MinJobAge = 300 s >= 3 x the first check delay), and check early.
 TEST_FLAGS = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1")
-SLURM_TIMEOUT = 420  # seconds for one snakemake run through Slurm; `timeout -k` kills a hang
+# Seconds for one snakemake run through Slurm; `timeout -k` kills a hang. A run of the default
+# experiment takes 2-3 minutes on a quiet 2-core machine and 7 under `make test`'s parallel load
+# (each one-off job is a submission of its own, its Snakemake start-up slowed by the load).
+SLURM_TIMEOUT = 900
 
 
 class SlurmUnavailable(RuntimeError):

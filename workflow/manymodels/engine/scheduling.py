@@ -3,7 +3,7 @@ Snakemake's scheduling passes cheap (see :mod:`.internals`)."""
 
 from __future__ import annotations
 
-from .internals import disable_job_rate_limit, lighten_scheduling, reentrant_scheduler_lock
+from .internals import disable_job_rate_limit, lighten_scheduling, reentrant_scheduler_lock, sigint_stops_gracefully
 from .locks import write_run_marker
 
 
@@ -15,5 +15,6 @@ def on_start(workflow, experiment: str) -> None:
     if scheduler is not None:
         lighten_scheduling(scheduler)
         reentrant_scheduler_lock(scheduler)  # a SIGTERM must not deadlock the run
+        sigint_stops_gracefully(scheduler)  # nor a SIGINT end it with a traceback
     if workflow.local_exec:
         disable_job_rate_limit(scheduler)
