@@ -315,10 +315,11 @@ def reentrant_scheduler_lock(scheduler) -> bool:
 # main thread is. In JobScheduler's loop that is its stop on user request; but the main thread also
 # evaluates input functions there (Rule.apply_input_function, when a checkpoint's jobs are added),
 # and that wraps every exception, KeyboardInterrupt included, in an InputFunctionException: the run
-# then ends as a failure with a traceback instead of "stopped on request" (seen once in about 100
-# stop requests of tests/integration/test_faults.py). So the first SIGINT does what SIGTERM does,
-# the scheduler's graceful stop (the workers got the same signal and stop their tasks at once); a
-# second SIGINT interrupts as before. Not reported upstream that we could find.
+# then ends as a failure with a traceback instead of "stopped on request" (seen once, in a full run
+# of the suite: tests/integration/test_faults.py, SIGINT 1.5 s after the first fit). So the first
+# SIGINT does what SIGTERM does, the scheduler's graceful stop (the workers got the same signal and
+# stop their tasks at once); a second SIGINT interrupts as before. Not reported upstream that we
+# could find.
 
 def sigint_stops_gracefully(scheduler) -> bool:
     """Make the first SIGINT of this process call ``scheduler.exit_gracefully`` (SIGTERM's handler)
