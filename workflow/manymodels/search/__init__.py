@@ -87,15 +87,21 @@ class Search:
         return self.plan.decision(self.folder, stage)
 
 
-def searches_of(plan: Plan) -> list[Search]:
-    """The staged searches of an experiment: one per experiment-wide key set, one per family for a family key."""
+def used_searches(config: dict) -> list[tuple[type[Search], str | None]]:
+    """(search class, family) for each staged search a config uses: one per experiment-wide key set
+    (family None), one per family for a family key."""
     found = []
     for key, cls in SEARCHES.items():
-        if cls.scope == "experiment" and plan.config.get(key):
-            found.append(cls(plan))
+        if cls.scope == "experiment" and config.get(key):
+            found.append((cls, None))
         elif cls.scope == "family":
-            found += [cls(plan, model) for model, spec in plan.config["models"].items() if spec.get(key)]
+            found += [(cls, model) for model, spec in config["models"].items() if spec.get(key)]
     return found
+
+
+def searches_of(plan: Plan) -> list[Search]:
+    """The staged searches of an experiment (:func:`used_searches`), each on ``plan``."""
+    return [cls(plan, model) for cls, model in used_searches(plan.config)]
 
 
 def check_experiment(*, config: dict, config_file: str) -> dict:
@@ -103,12 +109,8 @@ def check_experiment(*, config: dict, config_file: str) -> dict:
     has checked its own settings (the workflow's config check, run in a worker)."""
     from ..experiment.check import check_experiment as check_config_and_data
 
-    for key, cls in SEARCHES.items():
-        if cls.scope == "experiment" and config.get(key):
-            cls.check(config, None, config_file=config_file)
-        elif cls.scope == "family":
-            for model in [model for model, spec in config["models"].items() if spec.get(key)]:
-                cls.check(config, model, config_file=config_file)
+    for cls, model in used_searches(config):
+        cls.check(config, model, config_file=config_file)
     return check_config_and_data(config=config, config_file=config_file)
 
 
