@@ -397,9 +397,18 @@ def test_configurations_that_differ_in_their_final_step_share_one_prefix_job_per
     assert params["task"]["options"] in ({"pca__random_state": 0, "pca__n_components": 2},
                                          {"pca__random_state": 0, "pca__n_components": 3})
     assert params["provenance"]["code"] == "X"
+    # Its score job reads the prefix's output for the fold's rows, and depends on the prefix stage's code.
+    assert plan.score_inputs("pca_lr", task["config_id"], "1") == {
+        "data": "<results>/data/data.parquet", "folds": "<results>/data/folds.parquet",
+        "prefix_train": f"<results>/prefixes/pca_lr/{pid}/fold-1.train.parquet",
+        "prefix_test": f"<results>/prefixes/pca_lr/{pid}/fold-1.test.parquet",
+        "prefix_meta": f"<results>/prefixes/pca_lr/{pid}/fold-1.json"}
+    assert plan.score_provenance("pca_lr", task["config_id"], "1") == "S+prefix:X"
     # A family without steps before its estimator, and fold 'all' (the refit after selection): as before.
     lr = next(t for t in plan.tasks if t["model"] == "lr")
     assert plan.fit_inputs("lr", lr["config_id"], "0") == plan.split_inputs("0")
+    assert plan.score_inputs("lr", lr["config_id"], "0") == plan.split_inputs("0")
+    assert plan.score_provenance("lr", lr["config_id"], "0") == plan.score_code == "S"
     assert "prefix" not in plan.fit_params("lr", lr["config_id"], "0")["provenance"]
     assert plan.shared_prefix("pca_lr", task["config_id"], "all") is None
 

@@ -17,7 +17,10 @@ from manymodels.experiment.prefixes import estimated_cells, shared_prefixes
 from manymodels.experiment.tasks import expand_tasks
 from manymodels.task.fit import fit_task
 from manymodels.task.io import IntegrityError, read_checked_json
-from manymodels.task.prefix import fit_final_task, fit_prefix_task, read_output, write_output
+from manymodels.experiment.config import metric_specs
+from manymodels.task.prefix import (fit_final_task, fit_prefix_task, read_output, score_final_task, write_model,
+                                 write_output)
+from manymodels.task.score import score_task
 
 pytestmark = pytest.mark.fast
 
@@ -115,6 +118,68 @@ def test_a_pipeline_fitted_on_its_shared_prefix_predicts_as_one_fitted_in_one_go
         for key in ("status", "n_train", "seed", "n_warnings", "converged", "n_iter"):
             assert meta[key] == expected[key], key
     assert len(list((tmp_path / "prefixes" / "m").iterdir())) == 1  # one prefix for both values of C
+
+
+# Out of sample and in sample, a response method and an estimator method, a metric against the
+# features (as the final step sees them), one the final step cannot give (log loss of a linear SVM)
+# and one the Pipeline has no method for (bic): each must come out as score_task's.
+SCORED = metric_specs({
+    "accuracy": "accuracy",
+    "log_loss": "log_loss",
+    "auc": {"function": "sklearn.metrics.roc_auc_score", "response": "decision_function", "greater_is_better": True},
+    "train_accuracy": {"method": "score", "needs_y": True, "on": "train", "greater_is_better": True},
+    "silhouette": {"function": "sklearn.metrics.silhouette_score", "against": "features", "greater_is_better": True},
+    "bic": {"method": "bic", "greater_is_better": False},
+})
+
+
+@pytest.mark.parametrize("final", ["sklearn.linear_model.LogisticRegression", "sklearn.svm.LinearSVC"])
+def test_a_fit_on_a_shared_prefix_scores_as_the_whole_pipeline_does(tmp_path, split, final, monkeypatch):
+    """The score job reads the prefix's stored output rather than transforming the rows again; its row
+    is score_task's on the same kept Pipeline, errors included."""
+    from sklearn.decomposition import KernelPCA
+
+    spec = {**SPEC, "pipeline": [STEPS[0], {"name": "clf", "estimator": final, "kwargs": {}}]}
+    tasks = tasks_of([{"kpca__gamma": 0.2, "kpca__n_components": 4, "clf__C": 0.5}], spec)
+    task = tasks[0]
+    shared = shared_prefixes({"models": {"m": spec}}, tasks, n_features=5, n_rows=120)[("m", task["config_id"])]
+    _, out = fit_shared(tmp_path, split, task, shared)
+    files = prefix_files(tmp_path, shared["prefix_id"])
+    common = dict(metrics=SCORED, **split, fit_model=str(out / "fold-0.joblib"), fit_meta=str(out / "fold-0.json"))
+    whole = score_task(**common, out_scores=str(tmp_path / "whole.parquet"))
+    monkeypatch.setattr(KernelPCA, "transform", lambda *_: pytest.fail("the stored output is transformed again"))
+    stored = score_final_task(**common, out_scores=str(tmp_path / "stored.parquet"), prefix_train=files["out_train"],
+                              prefix_test=files["out_test"], prefix_meta=files["out_meta"])
+    for key in set(whole) - {"score_seconds", "scored_at"}:
+        assert whole[key] == pytest.approx(stored[key], abs=1e-12, nan_ok=True), key
+    assert "bic: AttributeError" in stored["score_error"]
+    assert ("log_loss: AttributeError" in stored["score_error"]) == (final.endswith("LinearSVC"))
+    assert not np.isnan(stored["silhouette"]) and not np.isnan(stored["train_accuracy"])
+    a, b = pd.read_parquet(tmp_path / "whole.parquet"), pd.read_parquet(tmp_path / "stored.parquet")
+    assert list(a.columns) == list(b.columns) and a.dtypes.equals(b.dtypes)
+
+
+def test_a_failed_fit_on_a_shared_prefix_is_scored_as_any_failed_fit(tmp_path, split):
+    tasks = tasks_of([{"kpca__n_components": -3, "clf__C": 0.5}])
+    shared = shared_prefixes({"models": {"m": SPEC}}, tasks, n_features=5, n_rows=120)[("m", tasks[0]["config_id"])]
+    _, out = fit_shared(tmp_path, split, tasks[0], shared)
+    files = prefix_files(tmp_path, shared["prefix_id"])
+    row = score_final_task(metrics=SCORED, **split, fit_model=str(out / "fold-0.joblib"),
+                           fit_meta=str(out / "fold-0.json"), out_scores=str(tmp_path / "s.parquet"),
+                           prefix_train=files["out_train"], prefix_test=files["out_test"],
+                           prefix_meta=files["out_meta"])
+    assert row["status"] == "failed" and all(np.isnan(row[name]) for name in SCORED)
+
+
+def test_a_model_is_compressed_only_when_that_pays(tmp_path):
+    """Dense float arrays (a kernel PCA's rows and eigenvectors) shrink by a few percent: kept as they
+    are; a small fitted model of repeated values shrinks much: compressed, as every fit's model."""
+    noise = np.random.default_rng(0).normal(size=(400, 300))
+    dense, repetitive = write_model(noise, str(tmp_path / "a.joblib")), write_model(np.zeros((400, 300)),
+                                                                                      str(tmp_path / "b.joblib"))
+    assert dense["model_bytes"] >= noise.nbytes and repetitive["model_bytes"] < noise.nbytes / 20
+    np.testing.assert_array_equal(joblib.load(tmp_path / "a.joblib"), noise)
+    assert not joblib.load(tmp_path / "b.joblib").any()
 
 
 def test_a_prefix_that_raises_fails_each_of_its_configurations_with_its_error(tmp_path, split):

@@ -87,9 +87,10 @@ def test_the_kept_model_is_the_whole_pipeline_and_predicts_as_one_fitted_in_one_
         np.testing.assert_allclose(mine.predict_proba(X), theirs.predict_proba(X), rtol=0, atol=1e-12)
 
 
-def edited(root, target, change):
+def edited(root, target, change, *, experiment=None):
     config = copy.deepcopy(CONFIG)
     change(config["models"]["pca_lr"])
+    (experiment or (lambda _: None))(config)
     copy_run(root, target)
     write_config(target, config)
     return job_counts(planned_jobs(target))
@@ -106,5 +107,9 @@ def test_caching_follows_the_prefix(runs, tmp_path):
     # The final step's kwargs: every final step again, no prefix.
     counts = edited(shared, tmp_path / "k", lambda m: m["pipeline"][-1]["kwargs"].update(max_iter=600))
     assert counts["fit_prefix"] == 0 and counts["fit_model"] == 6 * 3
+    # A metric added: every configuration scored again, on the prefixes' stored output; nothing fitted.
+    counts = edited(shared, tmp_path / "m", lambda m: None,
+                    experiment=lambda config: config["metrics"].update(balanced_accuracy="balanced_accuracy"))
+    assert counts["score_model"] == 6 * 3 and counts["fit_prefix"] == counts["fit_model"] == 0
     # Nothing changed: nothing to do.
     assert planned_jobs(shared) == []

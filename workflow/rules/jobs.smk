@@ -43,6 +43,7 @@ def fit_call(fold, wildcards, input, output, params, log, function=None):
 
 
 PREFIX_INPUTS = ("prefix_model", "prefix_train", "prefix_meta")
+PREFIX_OUTPUTS = ("prefix_train", "prefix_test", "prefix_meta")
 
 
 def prefix_call(wildcards, input, output, params, log):
@@ -80,8 +81,10 @@ def count_fit_failure(outcome):
 
 
 def score_call(wildcards, input, output, params, log):
+    # A fit on a shared pipeline prefix scores its final step on the prefix's stored output.
+    prefix = {key: plain(input.get(key)) for key in PREFIX_OUTPUTS} if input.get("prefix_meta") else {}
     return TaskCall(
-        "manymodels.task.score:score_task",
+        "manymodels.task.prefix:score_final_task" if prefix else "manymodels.task.score:score_task",
         dict(
             metrics=params.metrics,
             **params.data,
@@ -90,6 +93,7 @@ def score_call(wildcards, input, output, params, log):
             fit_model=plain(input.model),
             fit_meta=plain(input.meta),
             out_scores=plain(output[0]),
+            **prefix,
         ),
         POOL,
         log=plain(log[0]),

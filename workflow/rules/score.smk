@@ -4,7 +4,7 @@
 
 rule score_model:
     input:
-        unpack(lambda w: PLAN.split_inputs(w.fold)),
+        unpack(lambda w: PLAN.score_inputs(w.model, w.config_id, w.fold)),
         model=f"<results>/fits/{{model}}/{{config_id}}/fold-{{fold}}{PLAN.model_suffix}",
         meta="<results>/fits/{model}/{config_id}/fold-{fold}.json",
     output:
@@ -15,7 +15,7 @@ rule score_model:
     params:
         metrics=PLAN.metrics,
         data=PLAN.data,
-        code=PLAN.score_code,
+        code=lambda w: PLAN.score_provenance(w.model, w.config_id, w.fold),
     run:
         score_call(wildcards, input, output, params, log).run()
 

@@ -171,6 +171,24 @@ class Plan:
             inputs |= {"prefix_model": files["model"], "prefix_train": files["train"], "prefix_meta": files["meta"]}
         return inputs
 
+    def score_inputs(self, model: str, config_id: str, fold: str) -> dict[str, str]:
+        """What a score job reads besides the fit: the prepared data and its split, and, for a fit on
+        a shared prefix, that prefix's output for the fold's rows and its metadata (the final step
+        scores them; no transform again)."""
+        inputs = self.split_inputs(fold)
+        prefix = self.shared_prefix(model, config_id, fold)
+        if prefix:
+            files = self.prefix_files(model, prefix["prefix_id"], fold)
+            inputs |= {"prefix_train": files["train"], "prefix_test": files["test"], "prefix_meta": files["meta"]}
+        return inputs
+
+    def score_provenance(self, model: str, config_id: str, fold: str) -> str:
+        """The code a score job depends on: the score stage's (and the metrics' own), and the prefix
+        stage's for a fit on a shared prefix (its score reads the prefix's output)."""
+        if self.shared_prefix(model, config_id, fold):
+            return f"{self.score_code}+prefix:{self.code['prefix']}"
+        return self.score_code
+
     def prefix_params(self, model: str, prefix_id: str) -> dict:
         """What a prefix job hands its task (the steps and their options) and depends on besides its inputs."""
         if (model, prefix_id) not in self.prefix_definitions:

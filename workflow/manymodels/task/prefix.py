@@ -6,7 +6,9 @@ A prefix job fits the steps before the final estimator on a fold's training rows
 and their output for the fold's training and test rows (Parquet, page checksums, and the SHA-256 of
 every file in its metadata). A final-step fit reads them, fits its last step alone, and keeps the
 whole fitted Pipeline (the fitted prefix steps and its own), so its model file, metadata and scores
-are those of a Pipeline fitted in one go. A prefix that raised fails each of its configurations
+are those of a Pipeline fitted in one go. Its score job gives the final step the prefix's stored
+output for the fold's rows, so no configuration transforms them again (the prefix's transform of
+them is the one the kept Pipeline computes). A prefix that raised fails each of its configurations
 with its error, and is fitted once. Which configurations share a prefix is
 :mod:`manymodels.experiment.prefixes`'.
 """
@@ -20,9 +22,12 @@ import warnings
 from datetime import datetime, timezone
 
 from ..experiment.estimators import build_estimator, make_estimator
+from ..experiment.tasks import SCORE_COLUMNS
 from .fit import INFRASTRUCTURE_ERRORS, _as_bool, _as_int, _seed
-from .io import (check_checksum, load_checked_model, load_split, read_checked_json, read_checked_table,
-                 sha256_file, write_checked_json, write_joblib, write_parquet)
+from .io import (JOBLIB_COMPRESS, atomic_path, check_checksum, load_checked_model, load_split, read_checked_json,
+                 read_checked_table, sha256_file, task_identity, write_checked_json, write_parquet)
+from .model_files import load_checked_model as load_checked_fit
+from .score import compute_metric, diagnose, score_task, write_row
 
 
 def fit_prefix_task(*, model: str, prefix_id: str, fold: str, steps: list[dict], options: dict,
@@ -62,7 +67,7 @@ def fit_prefix_task(*, model: str, prefix_id: str, fold: str, steps: list[dict],
                 test_error = f"{type(exc).__name__}: {exc}"
     meta["train"] = write_output(Xt_train, out_train)
     meta["test"] = write_output(Xt_test, out_test) | ({"error": test_error} if test_error else {})
-    meta.update(write_joblib(prefix, out_model))
+    meta.update(write_model(prefix, out_model))
     write_checked_json(meta, out_meta)
     lines = [f"{model} prefix {prefix_id} fold {fold}: {meta['status']}, fit in {meta['fit_seconds']:.3f} s"]
     lines += [f"warning: {w}" for w in meta["warnings"]]
@@ -77,7 +82,7 @@ def record_failed_prefix(*, model: str, prefix_id: str, fold: str, error_type: s
             "error": error, "n_train": None, "fitted_at": datetime.now(timezone.utc).isoformat(),
             "fit_seconds": None, "warnings": [], "train": write_output(None, out_train),
             "test": write_output(None, out_test)}
-    meta.update(write_joblib(None, out_model))
+    meta.update(write_model(None, out_model))
     write_checked_json(meta, out_meta)
     return {"status": "failed", "log": f"{model} prefix {prefix_id} fold {fold}: failed, {error_type}: {error}"}
 
@@ -126,13 +131,79 @@ def fit_final_task(*, model: str, config_id: str, fold: str, estimator: list, kw
     meta["first_warning"] = found[0] if found else None
     meta["converged"] = _as_bool(getattr(est, "converged_", None))
     meta["n_iter"] = _as_int(getattr(est, "n_iter_", None))
-    meta.update(write_joblib(est, out_model))
+    meta.update(write_model(est, out_model))
     meta.update(prefix_id=shared["prefix_id"], prefix_seconds=shared["fit_seconds"])
     write_checked_json(meta, out_meta)
     lines = [f"{model} {config_id} fold {fold}: {meta['status']}, final step fit in {meta['fit_seconds'] or 0:.3f} s "
              f"on prefix {shared['prefix_id']}"]
     lines += [f"warning: {w}" for w in found]
     return {"status": meta["status"], "log": "\n".join(lines + ([tb] if tb else []))}
+
+
+def score_final_task(*, metrics: dict[str, dict], features: list[str], label: str | None, data: str,
+                     folds: str | None, fit_model: str, fit_meta: str, out_scores: str, prefix_train: str,
+                     prefix_test: str, prefix_meta: str) -> dict:
+    """Score a configuration fitted on a shared prefix, as :func:`manymodels.task.score.score_task`
+    does, on its prefix's stored output: the final step of the kept Pipeline gets the rows the prefix
+    made of the fold's test (and training) rows, which are those the Pipeline's own prefix would
+    compute, and scores them as the Pipeline's methods do. A failed fit, or a prefix whose transform
+    of the test rows failed, is scored by score_task itself (which records what happened)."""
+    task = dict(metrics=metrics, features=features, label=label, data=data, folds=folds, fit_model=fit_model,
+                fit_meta=fit_meta, out_scores=out_scores)
+    meta = read_checked_json(fit_meta, **task_identity(fit_meta))
+    shared = read_checked_json(prefix_meta, model=meta["model"], fold=meta["fold"], prefix_id=meta.get("prefix_id"))
+    if meta["status"] != "ok" or shared["test"]["kind"] == "none" or "error" in shared["test"]:
+        return score_task(**task)
+    from sklearn.pipeline import Pipeline
+
+    start = time.perf_counter()
+    X_train, y_train, X_test, y_test = load_split(data=data, folds=folds, fold=meta["fold"], features=features,
+                                                  label=label)
+    est = load_checked_fit(fit_model, expected=meta["model_sha256"])
+    # The Pipeline's methods on rows its prefix has transformed already: the same final step behind a
+    # passthrough, so the same methods exist (or not) and the same errors are raised.
+    on_output = Pipeline([(est.steps[0][0], "passthrough"), est.steps[-1]])
+    rows = {"test": (read_output(prefix_test, shared["test"]), y_test)}
+    if any(spec["on"] == "train" for spec in metrics.values()):
+        rows["train"] = (read_output(prefix_train, shared["train"]), y_train)
+    values, problems = {}, []
+    for name, spec in metrics.items():
+        try:
+            values[name] = compute_metric(spec, on_output, *rows[spec["on"]])
+        except Exception as exc:  # as score_task: recorded, not fatal
+            values[name] = float("nan")
+            problems.append(f"{name}: {type(exc).__name__}: {exc}")
+    row = {name: meta.get(name) for name, _ in SCORE_COLUMNS}
+    row.update(n_test=len(X_test), score_seconds=time.perf_counter() - start,
+               scored_at=datetime.now(timezone.utc).isoformat(), score_error="; ".join(problems) or None,
+               degenerate=diagnose(est, len(X_train)), **values)
+    write_row(row, metrics, out_scores)
+    return row
+
+
+def write_model(value, path: str) -> dict:
+    """Dump ``value`` with joblib, compressed as every fit's model is unless that saves little: a
+    prefix and the Pipelines holding it are mostly the fold's rows and dense float arrays (kernel
+    PCA's training rows and eigenvectors), which zlib shrinks by a few percent at about 60 ms a
+    megabyte to write and 10 ms to read. Return the file's size and SHA-256."""
+    import zlib
+
+    import joblib
+
+    with atomic_path(path) as tmp:
+        joblib.dump(value, tmp, compress=0)
+        with open(tmp, "rb") as handle:
+            sample = handle.read(SAMPLE_BYTES)
+        if len(zlib.compress(sample, JOBLIB_COMPRESS)) < WORTH_COMPRESSING * len(sample):
+            joblib.dump(value, tmp, compress=JOBLIB_COMPRESS)
+        digest, size = sha256_file(tmp), os.path.getsize(tmp)
+    return {"model_bytes": size, "model_sha256": digest}
+
+
+# write_model compresses when zlib shrinks the first SAMPLE_BYTES of the uncompressed file below
+# WORTH_COMPRESSING of their size (small fitted models: 35-64% smaller).
+SAMPLE_BYTES = 1 << 16
+WORTH_COMPRESSING = 0.8
 
 
 # A prefix's output, kept as Parquet: a numeric array as one fixed-size-list column (one row per data
