@@ -8,8 +8,9 @@ one shell in a fresh copy of the repository of its own, the three at once (about
 one after the other on 2 cores: much of a run is one process waiting or starting up).
 
 A few commands cannot run as written here; each is adapted in one stated way (ADAPTED): the test
-command itself is not run again from inside the tests, the large grid and the Slurm command run as
-dry runs (`-n`), and a long benchmark runs with its quickest documented options.
+command itself is not run again from inside the tests, the Slurm command runs as a dry run (`-n`),
+the large grid's dry run is test_large_config.py's, and a long benchmark runs with its quickest
+documented options.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ BLOCK = re.compile(r"^```(sh|python)\n(.*?)^```$", re.M | re.S)
 # (pattern, how it runs here: a command with {command} for the original, or None to skip; why)
 ADAPTED = [
     (r"^make test\b", None, "it runs the test suite this test belongs to"),
-    (r"configs/penguins-large\.yaml", "{command} -n", "the large grid takes about 16 minutes: dry run"),
+    (r"configs/penguins-large\.yaml", None,
+     "the large grid takes about 16 minutes; its dry run (19,104 jobs, about 50 s) is test_large_config.py's"),
     (r"--profile slurm\b", "{command} -n", "no Slurm cluster is needed for a dry run"),
     (r"^make bench-scale$", "make -n bench-scale", "about 6 minutes: make prints the command instead"),
     (r"bench_streaming\.py --sizes 100000 1000000 10000000$", None,
@@ -86,8 +88,8 @@ def test_adaptations_are_few_and_named():
     commands = [c for kind, c in readme_commands((REPO / "README.md").read_text()) if kind == "sh"]
     changed = {c: adapted(c) for c in commands if adapted(c)[1]}
     assert 0 < len(changed) <= 7, changed
-    assert adapted("snakemake --cores 2 --configfile configs/penguins-large.yaml  # big")[0] == \
-        "snakemake --cores 2 --configfile configs/penguins-large.yaml -n"
+    assert adapted("snakemake --cores 2 --configfile configs/penguins-large.yaml  # big")[0] is None
+    assert adapted("snakemake --profile slurm")[0] == "snakemake --profile slurm -n"
 
 
 def fresh_copy(target: Path) -> Path:
@@ -205,13 +207,24 @@ def found(roots: dict, path: str) -> Path:
     return hits[0]
 
 
+# Shipped configs whose README command another test runs: the large grid's, as a dry run of the whole
+# grid with the same --configfile (and a subset of it for real).
+RUN_ELSEWHERE = {"penguins-large.yaml": "tests/integration/test_large_config.py"}
+
+
 def test_the_readme_runs_every_shipped_config(readme_run):
-    """Every config in configs/ is run by a README command (the large grid as a dry run; it runs for
-    real, on a subset, in test_large_config.py)."""
+    """Every config in configs/ is run by a README command, here or, for the large grid, in
+    test_large_config.py (a dry run of its whole grid, and a subset for real)."""
     _, plan, _, _ = readme_run
     commands = " ".join(run for _, _, run, _, _ in plan if run)
+    documented = " ".join(command for _, command, _, _, _ in plan)
     for config in sorted((REPO / "configs").glob("*.yaml")):
-        assert f"--configfile configs/{config.name}" in commands, config.name
+        assert f"--configfile configs/{config.name}" in documented, config.name
+        if config.name in RUN_ELSEWHERE:
+            test = (REPO / RUN_ELSEWHERE[config.name]).read_text()
+            assert f'"--dry-run", "--logger-manymodels-jobs", "--configfile", "configs/{config.name}"' in test
+        else:
+            assert f"--configfile configs/{config.name}" in commands, config.name
 
 
 def test_each_experiment_of_the_readme_has_its_results(readme_run):
