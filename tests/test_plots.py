@@ -230,3 +230,42 @@ def test_many_lines_without_standard_errors_on_a_log_axis(tmp_path, drawn):
         [fig._suptitle.get_text() if fig._suptitle else ""] + [ax.get_title() for ax in fig.axes]).replace("\n", " ")
     assert not fig.legends or len(fig.legends[0].get_texts()) <= plots.MAX_LEGEND_LINES
     assert fits_inside(fig)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "clusterer"])
+def test_the_held_out_figure_of_a_classifier_or_a_clusterer_against_a_text_label(tmp_path, drawn, kind):
+    """A classifier's held-out predictions are the label's classes: a confusion matrix. A clusterer's
+    are cluster numbers, not classes: a table of the label's values against its clusters."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.mixture import GaussianMixture
+
+    from manymodels.task.io import write_checked_json, write_joblib
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": np.r_[rng.normal(0, 1, 60), rng.normal(6, 1, 60)]})
+    frame["species"] = ["Adelie"] * 60 + ["Gentoo"] * 60
+    holdout = pd.DataFrame({"holdout": np.arange(120) % 4 == 0})
+    frame.to_parquet(tmp_path / "data.parquet")
+    holdout.to_parquet(tmp_path / "holdout.parquet")
+    model = (LogisticRegression().fit(frame[["x"]], frame["species"]) if kind == "classifier"
+             else GaussianMixture(2, random_state=0).fit(frame[["x"]]))
+    folder = tmp_path / "models" / "m" / "c0"
+    meta = write_joblib(model, folder / "fold-all.joblib")
+    write_checked_json({"model": "m", "config_id": "c0", "fold": "all", **meta}, folder / "fold-all.json")
+    (tmp_path / "selection.json").write_text(json.dumps({"overall": {"model": "m", "config_id": "c0",
+                                                                     "params": {"n_components": 2}}}))
+    said = plots.plot_test_predictions(selection=str(tmp_path / "selection.json"),
+                                       model_file=str(folder / "fold-all.joblib"),
+                                       model_meta=str(folder / "fold-all.json"), data=str(tmp_path / "data.parquet"),
+                                       holdout=str(tmp_path / "holdout.parquet"), features=["x"], label="species",
+                                       out=str(tmp_path / "test.png"))
+    assert said.startswith("30 held-out rows") and imread(tmp_path / "test.png").size
+    ax = drawn[-1].axes[0]
+    columns = [t.get_text() for t in ax.get_xticklabels()]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Adelie", "Gentoo"]
+    if kind == "classifier":
+        assert columns == ["Adelie", "Gentoo"] and ax.get_xlabel() == "predicted species"
+    else:
+        assert sorted(columns) == ["0", "1"] and ax.get_xlabel() == "cluster"
+    cells = sorted(int(t.get_text()) for t in ax.texts)
+    assert sum(cells) == 30 and cells[:2] == [0, 0]  # two well-separated groups: each in one column

@@ -588,16 +588,22 @@ def plot_test_predictions(*, selection: str, model_file: str | None, model_meta:
         ax.set_ylabel(f"predicted {label}")
         ax.set_title(_wrap(f"Held-out test set: the overall winner {name}", 6))
     else:
-        classes = np.unique(np.concatenate([y_true, y_pred]))
-        counts = np.array([[np.sum((y_true == t) & (y_pred == p)) for p in classes] for t in classes])
+        # A classifier predicts the label's classes: a confusion matrix. A clusterer numbers its
+        # clusters, which are not classes: the label's values against its clusters.
+        clusterer = not hasattr(model, "classes_")
+        rows = np.unique(y_true)
+        columns = np.unique(y_pred) if clusterer else np.unique(np.concatenate([y_true, y_pred]))
+        rows = rows if clusterer else columns
+        counts = np.array([[np.sum((y_true == t) & (y_pred == p)) for p in columns] for t in rows])
         image = ax.imshow(counts, cmap="Blues")
         for (i, j), n in np.ndenumerate(counts):
             ax.text(j, i, str(n), ha="center", va="center", color="white" if n > counts.max() / 2 else "black")
-        ax.set_xticks(range(len(classes)), [str(c) for c in classes])
-        ax.set_yticks(range(len(classes)), [str(c) for c in classes])
-        ax.set_xlabel(f"predicted {label}")
+        ax.set_xticks(range(len(columns)), [str(c) for c in columns])
+        ax.set_yticks(range(len(rows)), [str(c) for c in rows])
+        ax.set_xlabel("cluster" if clusterer else f"predicted {label}")
         ax.set_ylabel(f"true {label}")
-        ax.set_title(_wrap(f"Held-out test set: the overall winner {name}", 6))
+        what = "clusters" if clusterer else "predictions"
+        ax.set_title(_wrap(f"Held-out test set: the {what} of the overall winner {name}", 6))
         fig.colorbar(image, ax=ax, label="test rows")
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
