@@ -89,6 +89,29 @@ def test_what_a_bad_file_takes_with_it(tmp_path):
                      "scores.parquet", "plots"}
 
 
+def test_a_bad_prefix_file_takes_its_prefix_and_the_fits_on_it(tmp_path):
+    from manymodels.results.verify import derived
+
+    root = tmp_path / "results/exp"
+    prefix = "prefixes/lr/pp00000000/fold-1"
+    files = {f"{prefix}{ext}": b"x" for ext in (".joblib", ".train.parquet", ".test.parquet")}
+    files[f"{prefix}.json"] = b"{}"
+    files |= {"prefixes/lr/pp00000000/fold-0.joblib": b"x", "prefixes/lr/qq00000000/fold-1.joblib": b"x"}
+    for config_id, prefix_id in (("ab00000000", "pp00000000"), ("cd00000000", "qq00000000")):
+        files[f"fits/lr/{config_id}/fold-1.json"] = json.dumps({"prefix_id": prefix_id}).encode()
+        files[f"fits/lr/{config_id}/fold-1.joblib"] = b"x"
+        files[f"scores/lr/{config_id}/fold-1.parquet"] = b"x"
+    files |= {"fits/lr/ab00000000/fold-0.json": json.dumps({"prefix_id": "pp00000000"}).encode(),
+              "shards/scores-a.parquet": b"x", "shards/scores-c.parquet": b"x", "scores.parquet": b"x"}
+    for name, content in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(content)
+    taken = {str(p.relative_to(root)) for p in derived(root, root / f"{prefix}.test.parquet")}
+    assert taken == {f"{prefix}{ext}" for ext in (".json", ".joblib", ".train.parquet", ".test.parquet")} | {
+        "fits/lr/ab00000000/fold-1.json", "fits/lr/ab00000000/fold-1.joblib", "scores/lr/ab00000000/fold-1.parquet",
+        "shards/scores-a.parquet", "scores.parquet"}  # not the other prefix, fold or configuration
+
+
 def test_a_missing_kept_model_is_listed_and_its_repair_arms_the_fit_again(tmp_path):
     """keep_models: all: every model its fit recorded must be there; with none, models are temporary."""
     import json as _json

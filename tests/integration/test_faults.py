@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from conftest import TINY_CONFIG
-from workflow_helpers import SNAKEMAKE_TIMEOUT, comparable, copy_run, make_workflow, snakemake
+from workflow_helpers import SNAKEMAKE_TIMEOUT, comparable, copy_run, make_workflow, manymodels, snakemake
 
 pytestmark = pytest.mark.integration
 
@@ -55,11 +55,6 @@ def slow_reference(tmp_path_factory):
     root = make_workflow(tmp_path_factory.mktemp("slow") / "wf", SLOW_CONFIG)
     snakemake(root)
     return comparable(pd.read_parquet(root / f"{RESULTS}/scores.parquet"))
-
-
-def manymodels(root, *args):
-    return subprocess.run([sys.executable, "-m", "manymodels", *args], cwd=root, capture_output=True, text=True,
-                          timeout=SNAKEMAKE_TIMEOUT)
 
 
 def add_metric(root):

@@ -9,15 +9,13 @@ import copy
 import json
 import re
 import shutil
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
 import yaml
 
 from manymodels.experiment.data import resolve_source
-from workflow_helpers import make_workflow, snakemake
+from workflow_helpers import make_workflow, manymodels, snakemake
 
 pytestmark = pytest.mark.integration
 
@@ -64,10 +62,6 @@ HALVING = {
     "selection": {"metric": "ars", "rope": 0.02},
     "halving": {"resource": "n_samples", "factor": 3, "min_resources": 0.1},
 }
-
-
-def manymodels(root, *args):
-    return subprocess.run([sys.executable, "-m", "manymodels", *args], cwd=root, capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")

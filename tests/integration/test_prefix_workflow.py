@@ -5,12 +5,14 @@ a prefix that raises is fitted once per fold and fails each of its configuration
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from workflow_helpers import comparable, copy_run, job_counts, make_workflow, planned_jobs, snakemake, write_config
+from workflow_helpers import (comparable, copy_run, job_counts, make_workflow, manymodels, planned_jobs, snakemake,
+                              write_config)
 
 pytestmark = pytest.mark.integration
 
@@ -113,3 +115,23 @@ def test_caching_follows_the_prefix(runs, tmp_path):
     assert counts["score_model"] == 6 * 3 and counts["fit_prefix"] == counts["fit_model"] == 0
     # Nothing changed: nothing to do.
     assert planned_jobs(shared) == []
+
+
+def test_a_damaged_prefix_is_listed_by_verify_and_its_repair_refits_only_it_and_its_fits(runs, tmp_path):
+    shared = copy_run(runs[0], tmp_path / "v")
+    before = comparable(pd.read_parquet(results(shared) / "scores.parquet"))
+    assert manymodels(shared, "verify", "config").returncode == 0
+    meta = next(p for p in sorted((results(shared) / "prefixes/pca_lr").glob("*/fold-1.json"))
+                if json.loads(p.read_text())["status"] == "ok")
+    damaged = meta.with_name("fold-1.test.parquet")
+    damaged.write_bytes(damaged.read_bytes()[:-20] + b"\0" * 20)
+    checked = manymodels(shared, "verify", "config")
+    assert checked.returncode == 1 and str(damaged.relative_to(shared)) in checked.stdout, checked.stdout
+    assert manymodels(shared, "verify", "--repair", "config").returncode == 0
+    # The prefix on that fold, and its two configurations' fits and scores there: nothing else.
+    counts = job_counts(planned_jobs(shared))
+    assert (counts["fit_prefix"], counts["fit_model"], counts["score_model"]) == (1, 2, 2), counts
+    snakemake(shared)
+    assert manymodels(shared, "verify", "config").returncode == 0
+    after = comparable(pd.read_parquet(results(shared) / "scores.parquet"))
+    pd.testing.assert_frame_equal(after, before)  # the same fits again, to the byte

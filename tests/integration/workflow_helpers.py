@@ -46,6 +46,12 @@ def snakemake(root: Path, *args: str, cores: int = 2, check: bool = True, **pope
     return proc
 
 
+def manymodels(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the `manymodels` command (results, verify, export, ...) in ``root``."""
+    return subprocess.run([sys.executable, "-m", "manymodels", *args], cwd=root, capture_output=True, text=True,
+                          timeout=SNAKEMAKE_TIMEOUT)
+
+
 def planned_jobs(root: Path, *args: str, **popen) -> list[tuple[str, dict]]:
     """The jobs a dry run schedules: (rule, wildcards) pairs (the console lists every job with
     --logger-manymodels-jobs)."""

@@ -11,12 +11,16 @@ Each kind of artifact is checked the way the jobs that read it check it:
   record and score so that the same snakemake command fits it again);
 - a score file (``scores/<model>/<config_id>/fold-<f>.parquet``): readable, every page checksum
   right, one row, of the task its path names and of the model its fit wrote;
+- a shared pipeline prefix (``prefixes/<model>/<prefix_id>/fold-<f>.json`` and its fitted steps and
+  output beside it): its metadata checked as a fit's, each file the SHA-256 it recorded; with
+  keep_models: all, each file must be there;
 - a gathered shard (``shards/scores-<prefix>.parquet``): readable, only the tasks of its prefix;
 - the tables (``scores.parquet``, ``summary.parquet``), the data (``data/*.parquet``) and the
   JSON documents the workflow writes: readable.
 
 ``--repair`` removes every bad file and what was derived from it (a model's score, the shard that
-gathered it, the tables, plots and report), so that Snakemake, which does not redo an intermediate
+gathered it, the tables, plots and report; a prefix's fitted steps and output, and the fits on it),
+so that Snakemake, which does not redo an intermediate
 file while what it feeds is up to date, regenerates exactly those jobs on the next run of the same
 command. Nothing else is touched.
 """
@@ -69,6 +73,13 @@ def verify(results: str | os.PathLike) -> list[Problem]:
             elif kind == "fits" and keeps_all and meta.get("model_sha256"):
                 # Temporary models are gone once scored (keep_models: none or best); kept ones must be there.
                 problems.append(Problem(model_path, "missing: the fit recorded it and keep_models is all"))
+    for meta_path in sorted((root / "prefixes").glob("*/*/fold-*.json")):
+        meta = check(meta_path, lambda p: read_checked_json(p, **prefix_identity(p)))
+        for path, digest in prefix_files(meta_path, meta).items() if meta is not None else ():
+            if path.exists():
+                check(path, lambda p: check_checksum(p, digest))
+            elif keeps_all:
+                problems.append(Problem(path, "missing: its prefix job recorded it and keep_models is all"))
     for kind, pattern in (("scores", "*/*/fold-*.parquet"), ("models", "*/*/fold-*.parquet")):
         for score_path in sorted((root / kind).glob(pattern)):
             fit = root / ("fits" if kind == "scores" else "models") / score_path.relative_to(root / kind)
@@ -96,6 +107,20 @@ def keeps_every_model(root: Path) -> bool:
     return any(next((root / "fits").glob(f"*/*/fold-*{suffix}"), None) is not None for suffix in SUFFIXES.values())
 
 
+def prefix_identity(meta_path: Path) -> dict:
+    """(model, prefix_id, fold) of a prefix's metadata from its path: prefixes/<model>/<prefix_id>/fold-<f>.json."""
+    return {"model": meta_path.parent.parent.name, "prefix_id": meta_path.parent.name,
+            "fold": meta_path.name.split(".", 1)[0].removeprefix("fold-")}
+
+
+def prefix_files(meta_path: Path, meta: dict) -> dict[Path, str]:
+    """The files a prefix job wrote beside its metadata, each with the SHA-256 it recorded."""
+    stem = meta_path.parent / meta_path.name.split(".", 1)[0]
+    return {stem.with_name(f"{stem.name}.joblib"): meta.get("model_sha256"),
+            stem.with_name(f"{stem.name}.train.parquet"): meta.get("train", {}).get("sha256"),
+            stem.with_name(f"{stem.name}.test.parquet"): meta.get("test", {}).get("sha256")}
+
+
 def _score_row(path: Path, model_sha256: str | None) -> None:
     table = read_checked_table(path)
     check_score_file(path, table)
@@ -118,6 +143,18 @@ def derived(results: str | os.PathLike, bad: Path) -> list[Path]:
             model, config_id = relative.parts[1:3]
             removed += [s for s in (root / "shards").glob("scores-*.parquet")
                         if shard_name(s) in ("all", f"trials-{model}") or config_id.startswith(shard_name(s))]
+    elif top == "prefixes" and len(relative.parts) == 4:
+        # The prefix's files, and every fit on it (with its score and what gathered it): fitted again.
+        stem = relative.name.split(".", 1)[0]
+        removed += [bad.with_name(f"{stem}{ext}") for ext in (".json", ".joblib", ".train.parquet", ".test.parquet")]
+        model, prefix_id = relative.parts[1:3]
+        for fit in sorted((root / "fits" / model).glob(f"*/{stem}.json")):
+            try:
+                on_it = read_json(fit).get("prefix_id") == prefix_id
+            except (OSError, ValueError):
+                on_it = False
+            if on_it:
+                removed += derived(results, fit)
     elif top == "data":
         removed += [root / "data"]  # everything depends on the prepared data: Snakemake redoes what reads it
     removed += [root / name for name in FINAL]
