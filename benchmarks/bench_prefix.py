@@ -9,8 +9,9 @@ PCAs x 8 values of C x 5 folds) three ways on the same cores:
 The searches use the workflow's own prepared data and folds (results/<name>/data/), so the splits
 are the same, and do the same work as the workflow: they score the config's metrics (accuracy and
 ROC AUC) and refit the configuration chosen by its selection metric on every row (GridSearchCV's
-``refit``, which the workflow's refit of the winner matches). Printed: the three wall times, the ratios, and the largest difference between the
-workflow's mean CV score of each configuration and metric and each search's.
+``refit``, which the workflow's refit of the winner matches). Printed: the three wall times, the
+ratios, and the largest difference between the workflow's mean CV score of each configuration and
+metric and each search's.
 
 The issue's goal: the workflow at least 3x faster than (2) and faster than (3), equal CV means.
 

@@ -20,9 +20,8 @@ Each kind of artifact is checked the way the jobs that read it check it:
 
 ``--repair`` removes every bad file and what was derived from it (a model's score, the shard that
 gathered it, the tables, plots and report; a prefix's fitted steps and output, and the fits on it),
-so that Snakemake, which does not redo an intermediate
-file while what it feeds is up to date, regenerates exactly those jobs on the next run of the same
-command. Nothing else is touched.
+so that Snakemake, which does not redo an intermediate file while what it feeds is up to date,
+regenerates exactly those jobs on the next run of the same command. Nothing else is touched.
 """
 
 from __future__ import annotations
