@@ -164,23 +164,22 @@ class Plan:
     def fit_inputs(self, model: str, config_id: str, fold: str) -> dict[str, str]:
         """What a fit job reads: the prepared data and its split, and its shared prefix's fitted steps,
         output for the training rows and metadata when it has one."""
-        inputs = self.split_inputs(fold)
-        prefix = self.shared_prefix(model, config_id, fold)
-        if prefix:
-            files = self.prefix_files(model, prefix["prefix_id"], fold)
-            inputs |= {"prefix_model": files["model"], "prefix_train": files["train"], "prefix_meta": files["meta"]}
-        return inputs
+        return self.split_inputs(fold) | self._prefix_inputs(model, config_id, fold, ("model", "train", "meta"))
 
     def score_inputs(self, model: str, config_id: str, fold: str) -> dict[str, str]:
         """What a score job reads besides the fit: the prepared data and its split, and, for a fit on
         a shared prefix, that prefix's output for the fold's rows and its metadata (the final step
         scores them; no transform again)."""
-        inputs = self.split_inputs(fold)
+        return self.split_inputs(fold) | self._prefix_inputs(model, config_id, fold, ("train", "test", "meta"))
+
+    def _prefix_inputs(self, model: str, config_id: str, fold: str, kinds: tuple[str, ...]) -> dict[str, str]:
+        """The ``kinds`` of files of the shared prefix a (configuration, fold) fits on, as prefix_<kind>
+        inputs (none when it fits as a whole)."""
         prefix = self.shared_prefix(model, config_id, fold)
-        if prefix:
-            files = self.prefix_files(model, prefix["prefix_id"], fold)
-            inputs |= {"prefix_train": files["train"], "prefix_test": files["test"], "prefix_meta": files["meta"]}
-        return inputs
+        if not prefix:
+            return {}
+        files = self.prefix_files(model, prefix["prefix_id"], fold)
+        return {f"prefix_{kind}": files[kind] for kind in kinds}
 
     def score_provenance(self, model: str, config_id: str, fold: str) -> str:
         """The code a score job depends on: the score stage's (and the metrics' own), and the prefix
