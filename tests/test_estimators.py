@@ -30,6 +30,23 @@ def test_package_version_names_the_distribution():
     assert package_version("sklearn.mixture.GaussianMixture") == f"scikit-learn=={sklearn.__version__}"
 
 
+def test_the_check_names_each_familys_versions_reading_the_installed_distributions_once(monkeypatch):
+    from importlib import metadata
+
+    from manymodels.experiment.check import estimator_versions
+
+    config = {"models": {"gmm": {"estimator": "sklearn.mixture.GaussianMixture"}, "columnwise": COLUMNWISE,
+                         "plain": {"pipeline": [{"name": "kpca", "estimator": "sklearn.decomposition.KernelPCA"},
+                                                {"name": "clf", "estimator": "numpy.polynomial.Polynomial"}]}}}
+    expected = {name: package_version(estimator_definition(spec)) for name, spec in config["models"].items()}
+    asked = []
+    read_all = metadata.packages_distributions
+    monkeypatch.setattr(metadata, "packages_distributions", lambda: asked.append(1) or read_all())
+    assert estimator_versions(config) == expected
+    assert expected["plain"] == f"numpy=={np.__version__}, scikit-learn=={sklearn.__version__}"
+    assert len(asked) == 2  # sklearn and numpy, not once per estimator (5)
+
+
 def test_a_columnwise_step_is_a_column_transformer_with_searchable_parameters():
     definition = estimator_definition(COLUMNWISE)
     est = make_estimator(definition, {"prep__cat__drop": "first", "clf__C": 0.5})

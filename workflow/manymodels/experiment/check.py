@@ -12,7 +12,7 @@ from .config import check_config, search_notes, selected_columns
 from .datacheck import check_models_fit_data
 from .data import data_columns, fold_names, outer_fold_names, source_columns, source_file
 from .suggest import with_hint
-from .estimators import package_version
+from .estimators import dotted_paths, package_version
 from .prefixes import data_rows, shared_prefixes
 from .tasks import estimator_definition
 
@@ -52,10 +52,20 @@ def check_experiment(*, config: dict, config_file: str) -> dict:
         "outer_folds": outer_folds,
         "source_file": None if path is None else str(path),
         "features": features,
-        "versions": {name: package_version(estimator_definition(spec)) for name, spec in config["models"].items()},
+        "versions": estimator_versions(config),
         "prefixes": {f"{model}/{config_id}": prefix for (model, config_id), prefix in prefixes.items()},
         "notes": search_notes(config, config_file=config_file),
     }
+
+
+def estimator_versions(config: dict) -> dict[str, str]:
+    """Each family's :func:`~.estimators.package_version`, asked once per top-level package: each ask
+    reads the metadata of every installed distribution (about half a second), and a tournament's
+    families mostly come from the same one or two packages."""
+    tops = {name: {path.split(".")[0] for _, path in dotted_paths(estimator_definition(spec))}
+            for name, spec in config["models"].items()}
+    version = {top: package_version(top) for top in set().union(*tops.values())}
+    return {name: ", ".join(sorted({version[top] for top in names})) for name, names in tops.items()}
 
 
 def _check_selected_columns(config: dict, features: list[str], *, where: str, config_file: str) -> None:
