@@ -134,5 +134,7 @@ def test_a_damaged_prefix_is_listed_by_verify_and_its_repair_refits_only_it_and_
     snakemake(shared)
     assert manymodels(shared, "verify", "config").returncode == 0
     after = comparable(pd.read_parquet(results(shared) / "scores.parquet"))
-    files = ["model_bytes", "model_sha256"]  # a refitted model's pickle may differ by a byte (measured: 1 of 18)
-    pd.testing.assert_frame_equal(after.drop(columns=files), before.drop(columns=files))
+    # The same model may be pickled in a few bytes more or less: pickle writes an equal string again
+    # unless it is the same object, and which strings a worker shares depends on what it ran before.
+    files = ["model_bytes", "model_sha256"]
+    pd.testing.assert_frame_equal(after.drop(columns=files), before.drop(columns=files), check_exact=True)
