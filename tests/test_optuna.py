@@ -174,6 +174,39 @@ def test_the_plan_fits_each_batch_s_trials_on_every_fold_and_gathers_them_in_the
     assert plan.shard_score_files("trials-gmm") == [f for cid in ("a", "b", "c") for f in scores("gmm", cid * 10, folds)]
 
 
+def prefixed_optuna(distributions: dict, kwargs=None, **spec) -> dict:
+    steps = [{"name": "pca", "estimator": "sklearn.decomposition.PCA"},
+             {"name": "clf", "estimator": "sklearn.linear_model.LogisticRegression"}]
+    kwargs = {"pca__random_state": 0, "pca__n_components": 2} if kwargs is None else kwargs
+    return tiny(models={"pca_lr": {"pipeline": steps, "kwargs": kwargs,
+                                   "optuna": {"n_trials": 4, "batch": 2, "seed": 0, "distributions": distributions},
+                                   **spec}},
+                metrics={"accuracy": "accuracy"}, selection={"metric": "accuracy"})
+
+
+def test_trials_that_set_only_the_final_step_share_one_prefix_per_fold():
+    record = lambda cid, c: {"model": "pca_lr", "config_id": cid, "estimator": [], "kwargs": {},  # noqa: E731
+                             "fit_kwargs": {}, "params": {"clf__C": c}}
+    decisions = {"pca_lr/batch-0": {"configurations": [record("a" * 10, 0.1), record("b" * 10, 1.0)]},
+                 "pca_lr/batch-1": {"configurations": [record("c" * 10, 5.0)]}}
+    plan = plan_of(prefixed_optuna({"clf__C": {"loguniform": [0.01, 10]}}), decisions=decisions_reader(decisions))
+    shared = {plan.shared_prefix("pca_lr", cid * 10, fold)["prefix_id"] for cid in "abc" for fold in ("0", "2")}
+    assert len(shared) == 1
+    (pid,) = shared
+    assert plan.prefix_params("pca_lr", pid)["task"]["options"] == {"pca__random_state": 0, "pca__n_components": 2}
+    assert plan.planned_prefixes() == len([f for f in plan.task_folds if f != "all"])
+    assert plan.fit_inputs("pca_lr", "c" * 10, "1")["prefix_model"] == f"<results>/prefixes/pca_lr/{pid}/fold-1.joblib"
+    assert plan.score_inputs("pca_lr", "c" * 10, "1")["prefix_test"] == f"<results>/prefixes/pca_lr/{pid}/fold-1.test.parquet"
+    assert plan.fit_params("pca_lr", "c" * 10, "1")["provenance"]["prefix"] == "X"
+    # A trial that sets a prefix step's parameter has a prefix of its own, and none is shared; so too
+    # with share_prefix: false.
+    for config in (prefixed_optuna({"clf__C": {"loguniform": [0.01, 10]}, "pca__n_components": {"randint": [1, 3]}},
+                                   kwargs={"pca__random_state": 0}),
+                   prefixed_optuna({"clf__C": {"loguniform": [0.01, 10]}}, share_prefix=False)):
+        plan = plan_of(config, decisions=decisions_reader(decisions))
+        assert plan.prefix_definitions == {} and plan.shared_prefix("pca_lr", "a" * 10, "0") is None
+
+
 def test_raising_n_trials_leaves_the_earlier_decisions_as_they_were():
     before = plan_of(optuna_config(n_trials=5))
     after = plan_of(optuna_config(n_trials=8))

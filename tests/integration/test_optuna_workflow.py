@@ -7,15 +7,17 @@ from __future__ import annotations
 import copy
 import json
 
+import joblib
 import numpy as np
 import optuna
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
+from sklearn.pipeline import Pipeline
 
 from manymodels.experiment.data import TEST, TRAIN
-from workflow_helpers import job_counts, make_workflow, planned_jobs, snakemake, write_config
+from workflow_helpers import comparable, job_counts, make_workflow, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -108,3 +110,31 @@ def test_bayesian_optimisation_proposes_what_a_hand_run_study_does_and_continues
     new = {t["config_id"] for t in grown[6:]} - distinct
     assert set(after) - set(fits) == {(c, f) for c in new for f in ("0", "1", "2")}
     assert f"{3 * len(new)} fitted in this run" in run.stdout + run.stderr
+
+
+def test_trials_that_set_only_the_final_step_fit_each_folds_prefix_once_and_propose_as_a_whole_pipeline(tmp_path):
+    """A pipeline searched by Optuna over its final step's C: every trial shares one prefix job per
+    fold, and the study proposes, fits and scores exactly what it does with share_prefix: false."""
+    steps = [{"name": "pca", "estimator": "sklearn.decomposition.PCA", "kwargs": {"n_components": 2, "random_state": 0}},
+             {"name": "clf", "estimator": "sklearn.linear_model.LogisticRegression", "kwargs": {"max_iter": 500}}]
+    config = copy.deepcopy(OPTUNA) | {"metrics": {"accuracy": "accuracy"}, "selection": {"metric": "accuracy"}}
+    config["models"] = {"pca_lr": {"pipeline": steps, "optuna": {"n_trials": 4, "batch": 2, "seed": 7,
+                                                                  "distributions": {"clf__C": {"loguniform": [0.001, 100]}}}}}
+    runs = {}
+    for share in (True, False):
+        config["models"]["pca_lr"]["share_prefix"] = share
+        runs[share] = make_workflow(tmp_path / f"share-{share}", config) / "results/config"
+        snakemake(runs[share].parent.parent)
+    shared, whole = runs[True], runs[False]
+    decided = [sorted((r / "optuna/pca_lr").glob("batch-*.json")) for r in (shared, whole)]
+    made = [[t for p in ds for t in json.loads(p.read_text())["trials"]] for ds in decided]
+    assert len(made[0]) == 4 and made[0] == made[1]
+    fit_folds = {p.stem for p in (shared / "fits/pca_lr").glob("*/fold-*.json")}
+    (prefix,) = (shared / "prefixes/pca_lr").iterdir()  # one prefix for every trial
+    assert {p.stem for p in prefix.glob("fold-*.json")} == fit_folds
+    assert not (whole / "prefixes").exists()
+    a, b = (comparable(pd.read_parquet(r / "scores.parquet")).drop(columns=["model_bytes", "model_sha256"])
+            for r in (shared, whole))
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=0, atol=1e-12)
+    kept = joblib.load(next((shared / "fits/pca_lr").glob("*/fold-0.joblib")))
+    assert isinstance(kept, Pipeline) and [name for name, _ in kept.steps] == ["pca", "clf"]

@@ -87,7 +87,11 @@ class Plan:
         # (model, config_id) that shares one, its prefix; each (model, prefix_id) is fitted once per
         # fold by a job of its own.
         self.prefixes = {tuple(key.split("/")): prefix for key, prefix in checked.get("prefixes", {}).items()}
-        self.prefix_definitions = {(model, p["prefix_id"]): p for (model, _), p in self.prefixes.items()}
+        # A family whose trials a search proposes as it goes, and which set only its final step: one
+        # prefix for every trial.
+        self.proposed_prefixes = checked.get("proposed_prefixes", {})
+        self.prefix_definitions = {(model, p["prefix_id"]): p for (model, _), p in self.prefixes.items()} | {
+            (model, p["prefix_id"]): p for model, p in self.proposed_prefixes.items()}
         self.score_code = code["score"] if metric_code is None else f"{code['score']}+{metric_code}"
         # Score files are gathered in shards named by the leading hex digits of the config_id ('all'
         # for one shard), so a changed configuration makes aggregation reread one shard, not every file.
@@ -152,7 +156,9 @@ class Plan:
 
     def shared_prefix(self, model: str, config_id: str, fold: str | None) -> dict | None:
         """The prefix a (configuration, fold) fits its final step on (None: it fits as a whole)."""
-        return self.prefixes.get((model, config_id)) if self._may_share(fold) else None
+        if not self._may_share(fold):
+            return None
+        return self.prefixes.get((model, config_id)) or self.proposed_prefixes.get(model)
 
     @staticmethod
     def prefix_files(model: str, prefix_id: str, fold: str) -> dict[str, str]:

@@ -8,12 +8,12 @@ the Snakemake process a seconds-long import of its own.
 from __future__ import annotations
 
 from .. import ConfigError, DataError
-from .config import check_config, search_notes, selected_columns
+from .config import check_config, search_notes, searched_parameters, selected_columns
 from .datacheck import check_models_fit_data
 from .data import data_columns, fold_names, outer_fold_names, source_columns, source_file
 from .suggest import with_hint
 from .estimators import dotted_paths, package_version
-from .prefixes import data_rows, shared_prefixes
+from .prefixes import data_rows, proposed_prefix, shared_prefixes
 from .tasks import estimator_definition
 
 
@@ -21,12 +21,13 @@ def check_experiment(*, config: dict, config_file: str) -> dict:
     """Check a schema-valid config against its estimators and data; return the task table and more.
 
     Returns ``tasks`` (one record per configuration), ``folds`` (CV fold names), ``outer_folds``
-    (those of nested CV, if any), ``source_file``
-    (the data file, or None for data made in memory), ``features``, ``versions`` (the
-    distribution and version behind each model's estimator), ``prefixes`` (per 'model/config_id'
-    that shares its pipeline's prefix, that prefix: :mod:`.prefixes`) and ``notes`` (what the run should say
-    before it starts, e.g. a random search asking for more than its space has). Raises ConfigError or DataError
-    naming the key, column and file.
+    (those of nested CV, if any), ``source_file`` (the data file, or None for data made in memory),
+    ``features``, ``versions`` (the distribution and version behind each model's estimator),
+    ``prefixes`` (per 'model/config_id' that shares its pipeline's prefix, that prefix:
+    :mod:`.prefixes`), ``proposed_prefixes`` (per family whose configurations a search proposes as it
+    goes, the prefix they all share, if any) and ``notes`` (what the run should say before it starts,
+    e.g. a random search asking for more than its space has). Raises ConfigError or DataError naming
+    the key, column and file.
     """
     try:
         tasks = check_config(config, config_file=config_file)
@@ -40,8 +41,13 @@ def check_experiment(*, config: dict, config_file: str) -> dict:
             check_models_fit_data(config=config, tasks=tasks, features=features, where=where, config_file=config_file)
         folds = fold_names(config["cv"])
         outer_folds = outer_fold_names(config.get("nested"))
-        prefixes = shared_prefixes(config, tasks, n_features=len(features),
-                                   n_rows=data_rows(str(path) if path else data["source"]))
+        n_rows = data_rows(str(path) if path else data["source"])
+        prefixes = shared_prefixes(config, tasks, n_features=len(features), n_rows=n_rows)
+        # A family whose configurations a search proposes as it goes (Bayesian optimisation's trials).
+        proposed = {model: prefix for model, spec in config["models"].items()
+                    if "grid" not in spec and "random" not in spec
+                    and (prefix := proposed_prefix(config, model, set(searched_parameters(spec, [])),
+                                                   n_features=len(features), n_rows=n_rows))}
     except (ConfigError, DataError) as exc:
         if str(exc).startswith(f"{config_file}: "):
             raise
@@ -54,6 +60,7 @@ def check_experiment(*, config: dict, config_file: str) -> dict:
         "features": features,
         "versions": estimator_versions(config),
         "prefixes": {f"{model}/{config_id}": prefix for (model, config_id), prefix in prefixes.items()},
+        "proposed_prefixes": proposed,
         "notes": search_notes(config, config_file=config_file),
     }
 

@@ -6,7 +6,9 @@ configuration, although every configuration that gives them the same parameters 
 same rows. Here each (configuration, fold) that can share is given the identity of its prefix: a
 short hash of the prefix steps' definitions (with their kwargs) and of the family's fixed kwargs and
 grid point that belong to those steps (``step__param`` of a step before the last). The fold and the
-data are the prefix job's path and inputs. Everything is decided from the config, before any job.
+data are the prefix job's path and inputs. Everything is decided from the config, before any job:
+for a family whose configurations a search proposes as it goes (Bayesian optimisation's trials),
+one prefix for all of them when the search sets only the final step (:func:`proposed_prefix`).
 
 A configuration fits as before (no shared prefix) when its family sets ``share_prefix: false``, the
 experiment streams or keeps its models as skops files (a prefix's fitted steps are a joblib file), the family has ``fit_kwargs`` (routed to steps by name), a step of its prefix
@@ -72,25 +74,51 @@ def shared_prefixes(config: dict, tasks: list[dict], *, n_features: int, n_rows:
 
     ``n_rows``: the data's rows (None: unknown, then no size limit applies).
     """
-    if config.get("streaming") or config.get("model_format") == "skops":  # a prefix is kept as joblib
-        return {}
     shared: dict[tuple[str, str], dict] = {}
     seeded: dict[str, bool] = {}
     for task in tasks:
-        spec = config["models"][task["model"]]
-        steps = prefix_steps(task["estimator"])
-        if steps is None or spec.get("share_prefix", True) is False or task.get("fit_kwargs"):
-            continue
-        options = prefix_options(steps, task["kwargs"], task["params"])
-        pid = prefix_id(steps, options)
-        if pid not in seeded:
-            seeded[pid] = has_derived_seed(steps, options)
-        if seeded[pid]:
-            continue
-        if n_rows is not None and estimated_cells(steps, options, n_rows=n_rows, n_features=n_features) > max_cells:
-            continue
-        shared[(task["model"], task["config_id"])] = {"prefix_id": pid, "steps": steps, "options": options}
+        prefix = _shareable(config, task["model"], task["estimator"], task["kwargs"], task["params"],
+                            task.get("fit_kwargs"), n_features=n_features, n_rows=n_rows, max_cells=max_cells,
+                            seeded=seeded)
+        if prefix:
+            shared[(task["model"], task["config_id"])] = prefix
     return shared
+
+
+def proposed_prefix(config: dict, model: str, searched: set[str], *, n_features: int, n_rows: int | None,
+                    max_cells: int = PREFIX_MAX_CELLS) -> dict | None:
+    """The prefix every configuration of a family shares when a search proposes them as it goes
+    (Bayesian optimisation's trials) and sets only ``searched`` parameters: when none of those is a
+    prefix step's, the family's fixed kwargs alone set its prefix, the same for every trial. None: the
+    trials fit as a whole (a searched parameter of a prefix step, or a reason of :func:`shared_prefixes`)."""
+    from .tasks import estimator_definition
+
+    spec = config["models"][model]
+    steps = prefix_steps(estimator_definition(spec))
+    if steps is None or prefix_options(steps, {}, dict.fromkeys(searched)):
+        return None
+    return _shareable(config, model, estimator_definition(spec), spec.get("kwargs") or {}, {}, spec.get("fit_kwargs"),
+                      n_features=n_features, n_rows=n_rows, max_cells=max_cells, seeded={})
+
+
+def _shareable(config: dict, model: str, estimator, kwargs: dict, params: dict, fit_kwargs, *, n_features: int,
+               n_rows: int | None, max_cells: int, seeded: dict[str, bool]) -> dict | None:
+    """The prefix a configuration shares (``prefix_id``, ``steps``, ``options``), or None when it fits
+    as a whole. ``seeded`` remembers, per prefix_id, whether a step of it derives its seed."""
+    if config.get("streaming") or config.get("model_format") == "skops":  # a prefix is kept as joblib
+        return None
+    steps = prefix_steps(estimator)
+    if steps is None or config["models"][model].get("share_prefix", True) is False or fit_kwargs:
+        return None
+    options = prefix_options(steps, kwargs, params)
+    pid = prefix_id(steps, options)
+    if pid not in seeded:
+        seeded[pid] = has_derived_seed(steps, options)
+    if seeded[pid]:
+        return None
+    if n_rows is not None and estimated_cells(steps, options, n_rows=n_rows, n_features=n_features) > max_cells:
+        return None
+    return {"prefix_id": pid, "steps": steps, "options": options}
 
 
 def data_rows(source) -> int | None:
