@@ -63,11 +63,12 @@ def config_for_workdir(config_path: Path, workdir: Path) -> Path:
     """The config file to hand to the workflow run in ``workdir``.
 
     The workflow reads a relative data path from its working directory; a config whose relative
-    data path exists from here gets a copy in ``workdir`` with that path made absolute.
+    data path exists from here gets a copy in ``workdir`` with that path made absolute (data made in
+    memory by a generator, or a named dataset, need none).
     """
     config = load_config(config_path)
     source = config["data"]["source"]
-    if source == "penguins" or Path(source).is_absolute() or not Path(source).exists():
+    if not isinstance(source, str) or source == "penguins" or Path(source).is_absolute() or not Path(source).exists():
         return config_path
     import yaml
 
