@@ -45,4 +45,4 @@ else:
         default_target: True
         input:
             FINAL_TARGETS,
-            lambda wildcards: PLAN.kept_models(DELETED_MODELS),
+            lambda wildcards: PLAN.kept_models(deleted_models()),

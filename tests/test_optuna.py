@@ -168,6 +168,7 @@ def test_the_plan_fits_each_batch_s_trials_on_every_fold_and_gathers_them_in_the
     read.asked.clear()
     assert plan.fit_params("gmm", "a" * 10, "0")["task"]["params"] == {"n_components": 2}
     assert read.asked == [("optuna", "gmm/batch-0")]
+    assert plan.proposed_configurations() == {("gmm", cid * 10) for cid in "abc"}
     # Every distinct configuration proposed, once, on every fold (and every row for in-sample BIC).
     assert "trials-gmm" in plan.shards
     folds = ["0", "1", "2", "full"]

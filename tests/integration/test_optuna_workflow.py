@@ -138,3 +138,15 @@ def test_trials_that_set_only_the_final_step_fit_each_folds_prefix_once_and_prop
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=0, atol=1e-12)
     kept = joblib.load(next((shared / "fits/pca_lr").glob("*/fold-0.joblib")))
     assert isinstance(kept, Pipeline) and [name for name, _ in kept.steps] == ["pca", "clf"]
+
+
+def test_a_deleted_trial_model_is_fitted_again_by_the_same_command(tmp_path):
+    config = copy.deepcopy(OPTUNA)
+    config["models"]["gmm"]["optuna"].update(n_trials=3, batch=3)
+    root = make_workflow(tmp_path / "wf", config)
+    snakemake(root)
+    model = next((root / "results/config/fits/gmm").glob("*/fold-1.joblib"))
+    model.unlink()
+    rerun = snakemake(root)
+    assert model.is_file() and "1 fitted in this run" in rerun.stdout + rerun.stderr
+    assert job_counts(planned_jobs(root)) == {}

@@ -62,11 +62,15 @@ if workflow.is_main_process:
 SHARDS_TO_PLAN = shard_pattern(set(PLAN.shards) - SHARDS_UP_TO_DATE)
 # keep_models: all: a model that was scored and then deleted is a target, so the same command fits it
 # again (Snakemake would otherwise leave a missing intermediate file alone while its score is there).
-DELETED_MODELS = (
-    missing_kept_models(EXPERIMENT, set(PLAN.task), suffix=PLAN.model_suffix)
-    if workflow.is_main_process and config["keep_models"] == "all"
-    else []
-)
+FIND_DELETED = workflow.is_main_process and config["keep_models"] == "all"
+DELETED_MODELS = missing_kept_models(EXPERIMENT, set(PLAN.task), suffix=PLAN.model_suffix) if FIND_DELETED else []
+
+
+def deleted_models():
+    """DELETED_MODELS, and the deleted models of the trials proposed so far (Bayesian optimisation's)."""
+    if not FIND_DELETED or not PLAN.proposing:
+        return DELETED_MODELS
+    return DELETED_MODELS + missing_kept_models(EXPERIMENT, PLAN.proposed_configurations(), suffix=PLAN.model_suffix)
 
 
 wildcard_constraints:

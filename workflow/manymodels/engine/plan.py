@@ -115,6 +115,12 @@ class Plan:
             return record  # a trial's: its fit jobs exist once the decision that proposed it is read
         raise ConfigError(f"{model}/{config_id} is not a configuration of {self.config_file}")
 
+    def proposed_configurations(self) -> set[tuple[str, str]]:
+        """(model, config_id) of every configuration the searches that propose them have proposed, read
+        from their decisions (raises while one of those is not made yet)."""
+        return {(model, record["config_id"]) for model, search in self.proposing.items()
+                for record in search.configurations()}
+
     def planned_fits(self) -> int:
         """Fits of the full grid (and of the trials asked for), and nested CV's inner tasks (a staged
         search that drops configurations makes fewer)."""
