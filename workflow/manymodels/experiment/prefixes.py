@@ -94,10 +94,11 @@ def proposed_prefix(config: dict, model: str, searched: set[str], *, n_features:
     from .tasks import estimator_definition
 
     spec = config["models"][model]
-    steps = prefix_steps(estimator_definition(spec))
+    estimator = estimator_definition(spec)
+    steps = prefix_steps(estimator)
     if steps is None or prefix_options(steps, {}, dict.fromkeys(searched)):
         return None
-    return _shareable(config, model, estimator_definition(spec), spec.get("kwargs") or {}, {}, spec.get("fit_kwargs"),
+    return _shareable(config, model, estimator, spec.get("kwargs") or {}, {}, spec.get("fit_kwargs"),
                       n_features=n_features, n_rows=n_rows, max_cells=max_cells, seeded={})
 
 
