@@ -215,3 +215,30 @@ def test_a_manager_that_fails_fails_its_tasks_and_the_later_ones():
         pool._thread.join(timeout=5)  # its exception is reported (and its warning ignored) in this test
     finally:
         pool.close()
+
+
+def test_a_process_that_exits_while_a_worker_starts_leaves_no_traceback(tmp_path):
+    """A run stopped on request exits while its pool may be starting a worker. Exit waits for that
+    worker's start to finish (and then ends it), so the new worker never reads a half-sent start and
+    prints its EOFError. The start is slowed to make the moment certain."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, threading, time\n"
+        "import multiprocessing.forkserver as forkserver\n"
+        "from manymodels.engine.pool import get_pool\n"
+        "connect, forked = forkserver.connect_to_new_process, threading.Event()\n"
+        "def slow_connect(fds):\n"
+        "    connection = connect(fds)  # the worker is forked and waits for what to run\n"
+        "    forked.set()\n"
+        "    time.sleep(1.0)\n"
+        "    return connection\n"
+        "forkserver.connect_to_new_process = slow_connect\n"
+        "pool = get_pool(1)\n"
+        "pool.submit(__import__('pickle').dumps(('os:getpid', None, {}, None, False)), 'getpid')\n"
+        "assert forked.wait(60)\n"
+        "sys.exit(0)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr

@@ -53,6 +53,9 @@ TICK = 0.1
 ATTEMPTS = 2
 # Tries in a row to start a worker (a tick apart) before the task that waits for one fails.
 START_ATTEMPTS = 20
+# Seconds that closing the pool waits for a worker being started (the forkserver's first start imports
+# PRELOAD) before it goes on without it.
+CLOSE_WAIT = 10
 # What the workers import once, in the server they are forked from (more: :func:`preload`).
 PRELOAD = ["numpy", "pandas", "pyarrow.parquet", "joblib", "sklearn.base", "manymodels.task.io"]
 
@@ -169,11 +172,18 @@ class Pool:
         os.write(self._wake_w, b"x")
 
     def close(self) -> None:
-        self._closed = True
-        self._alive_w.close()
-        for worker in list(self._workers):
-            if worker.process.is_alive():
-                worker.process.kill()
+        """Kill the workers. A worker the manager is starting (it holds the lock meanwhile) is started
+        first and then killed: left half-started when this process exits, it would print an EOFError."""
+        held = self._lock.acquire(timeout=CLOSE_WAIT)
+        try:
+            self._closed = True
+            self._alive_w.close()
+            for worker in list(self._workers):
+                if worker.process.is_alive():
+                    worker.process.kill()
+        finally:
+            if held:
+                self._lock.release()
 
     # The manager thread: hands tasks to idle workers, reads results, replaces dead workers, and
     # stops tasks past their time. One selector, kept across loops, watches the wake-up pipe and
@@ -219,6 +229,8 @@ class Pool:
 
     def _assign(self) -> None:
         with self._lock:
+            if self._closed:
+                return
             idle = [w for w in self._workers if w.task is None and w.killed_for is None]
             while (self._urgent or self._queue) and (idle or len(self._workers) < self.n_workers):
                 try:
