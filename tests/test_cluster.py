@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -31,19 +32,30 @@ def profile(name: str) -> dict:
     return yaml.safe_load((REPO / "profiles" / name / "config.yaml").read_text())
 
 
+# profiles/slurm's groups: each (fit, score) pair with its prefix, and the short steps after the fits in
+# one submission per chain (selection, refits and the run summary alone).
+SLURM_GROUPS = {
+    "fit_prefix": "fit_score", "fit_model": "fit_score", "score_model": "fit_score",
+    **dict.fromkeys(["gather_scores", "aggregate_scores"], "scores"),
+    **dict.fromkeys(["write_cv_results", "plot_metric", "plot_cv_scores", "plot_families", "plot_test_predictions",
+                     "plot_race", "write_report"], "report"),
+}
+
+
 def test_the_slurm_profile_holds_the_cluster_policy():
     """Grouping and score resources are keys of profiles/slurm, none of profiles/default (loaded
     with any run: Snakemake would form the groups of a local run too, and ignore them)."""
     default, slurm = profile("default"), profile("slurm")
-    assert slurm["groups"] == {"fit_prefix": "fit_score", "fit_model": "fit_score", "score_model": "fit_score"}
+    assert slurm["groups"] == SLURM_GROUPS
     assert slurm["group-components"] == {"fit_score": 100}
     assert set(slurm["set-resources"]) == {"score_model"}
     for attempt in (1, 2, 3):  # what the score rule asked for before: 1000 MB and 5 minutes per attempt
         values = {name: eval(expr, {"attempt": attempt}) for name, expr in slurm["set-resources"]["score_model"].items()}
         assert values == {"mem_mb": 1000 * attempt, "runtime": 5 * attempt}
     assert not {"groups", "group-components", "set-resources"} & set(default)
-    rules = "".join((REPO / f"workflow/rules/{name}.smk").read_text() for name in ("fit", "score", "prefix"))
+    rules = "".join(path.read_text() for path in (REPO / "workflow/rules").glob("*.smk"))
     assert "group:" not in rules  # one place decides the groups
+    assert set(slurm["groups"]) <= set(re.findall(r"^\s*(?:rule|checkpoint) (\w+):", rules, re.M))  # no typo
 
 
 def test_snakemake_reads_the_policy_from_the_slurm_profile_and_a_local_run_has_none(monkeypatch):
@@ -53,7 +65,7 @@ def test_snakemake_reads_the_policy_from_the_slurm_profile_and_a_local_run_has_n
     monkeypatch.chdir(REPO)  # where Snakemake finds profiles/default, the workflow profile
     _, args = parse_args(["--profile", "profiles/slurm", "--dry-run"])
     assert args.executor == "slurm"
-    assert args.groups == {"fit_prefix": "fit_score", "fit_model": "fit_score", "score_model": "fit_score"}
+    assert args.groups == SLURM_GROUPS
     assert args.group_components == {"fit_score": 100}
     mem = args.set_resources["score_model"]["mem_mb"]
     assert Resource.cli_evaluator("mem_mb", mem.raw, wildcards=None, input=None, attempt=2, async_run=None) == 2000

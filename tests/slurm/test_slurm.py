@@ -7,8 +7,10 @@ plugin and srun exactly as on a cluster; only the status check uses squeue (no s
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -82,6 +84,12 @@ def test_default_experiment_on_slurm_gives_the_local_scores(tmp_path, local_run)
     assert not any(name in ("rule_fit_model", "rule_score_model") for name in submitted), submitted
     for log in (root / ".snakemake/slurm_logs").glob("group_fit_score*/*.log"):
         assert log.read_text().count("Command: ") == 2, log
+    # The steps after the fits go in one submission per chain (the profile's groups): the scores; the
+    # tables, plots and report (the cv_results table, connected to no plot, is a group job of its own);
+    # selection and the run summary alone. 10 submissions, not 17.
+    kinds = Counter(re.sub(r"^group_(fit_score|scores|report)_.*", r"\1", name) for name in submitted)
+    assert kinds == {"rule_prepare_data": 1, "rule_split_holdout": 1, "rule_assign_folds": 1, "fit_score": 2,
+                     "scores": 1, "rule_select_configurations": 1, "report": 2, "rule_summarise_run": 1}, submitted
 
 
 def test_failing_task_on_slurm_is_reported_like_a_local_failure(tmp_path):
