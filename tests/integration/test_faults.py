@@ -232,7 +232,13 @@ def test_a_stop_request_says_so_once_and_the_same_command_resumes(slow_reference
 def test_a_second_run_at_once_is_refused_and_the_first_is_unharmed(slow_reference, tmp_path):
     root = make_workflow(tmp_path / "wf", SLOW_CONFIG)
     first = slow_run(root)
-    second = snakemake(root, check=False)
+    # The first run is paused (as a loaded machine may pause it) while the second starts: on a busy
+    # machine the second's start-up took longer than the whole first run, which then had nothing to refuse.
+    os.killpg(first.pid, signal.SIGSTOP)
+    try:
+        second = snakemake(root, check=False)
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
     out, _ = first.communicate(timeout=SNAKEMAKE_TIMEOUT)
     assert first.returncode == 0, out
     assert second.returncode == 1 and error_lines(second.stdout + second.stderr) == [
