@@ -33,14 +33,16 @@ TOURNAMENT = {
 }
 
 
-@pytest.mark.parametrize("config", ["tournament", "penguins-racing"])
-def test_the_slurm_profiles_groups_fit_each_kind_of_experiment(tmp_path, config):
+@pytest.mark.parametrize("configfile, rules", [
+    (None, {"fit_prefix", "assign_outer_fold", "evaluate_outer_fold", "plot_test_predictions"}),
+    ("configs/penguins-racing.yaml", {"stage_decision"}),
+])
+def test_the_slurm_profiles_groups_fit_each_kind_of_experiment(tmp_path, configfile, rules):
     root = make_workflow(tmp_path / "wf", TOURNAMENT)
     shutil.copytree(REPO / "configs", root / "configs")
-    chosen = [] if config == "tournament" else ["--configfile", f"configs/{config}.yaml"]
+    chosen = ["--configfile", configfile] if configfile else []
     run = snakemake(root, "--profile", "profiles/slurm", *chosen, "--dry-run", "--quiet", "rules", check=False)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
-    for rule in ({"fit_prefix", "assign_outer_fold", "evaluate_outer_fold", "plot_test_predictions"}
-                 if config == "tournament" else {"stage_decision"}):
+    for rule in rules:
         assert rule in output, output[-4000:]
