@@ -212,3 +212,23 @@ def test_the_shards_to_plan_skip_nothing_without_a_record_nor_under_a_staged_sea
     assert shards_to_plan(plan, experiment="exp", environment="env", argv=[], comfortable=1000)[2] == []
     staged = plan_of(tiny(racing={"burn_in": 2}))
     assert shards_to_plan(staged, experiment="exp", environment="env", argv=[], comfortable=1000)[1] == set()
+
+
+def test_a_scored_model_deleted_by_hand_is_missing_and_a_killed_write_names_none(tmp_path, monkeypatch):
+    """A run killed while writing a score leaves its temporary file (``.fold-0.parquet.<random>.tmp``):
+    it is not a score, so no model of that name is asked for (a rerun asked for one no rule makes)."""
+    from manymodels.engine.uptodate import missing_kept_models
+
+    monkeypatch.chdir(tmp_path)
+    scores, fits = tmp_path / "results/exp/scores/gmm/0123456789", tmp_path / "results/exp/fits/gmm/0123456789"
+    scores.mkdir(parents=True)
+    fits.mkdir(parents=True)
+    for fold in ("0", "1", "full"):
+        (scores / f"fold-{fold}.parquet").write_bytes(b"")
+    (scores / ".fold-2.parquet.k3x9q1ab.tmp").write_bytes(b"")
+    (fits / "fold-0.joblib").write_bytes(b"")
+    (fits / "fold-full.joblib").write_bytes(b"")
+    assert missing_kept_models("exp", {("gmm", "0123456789")}) == ["results/exp/fits/gmm/0123456789/fold-1.joblib"]
+    assert missing_kept_models("exp", {("gmm", "0123456789")}, suffix=".skops") == sorted(
+        f"results/exp/fits/gmm/0123456789/fold-{fold}.skops" for fold in ("0", "1", "full"))
+    assert missing_kept_models("exp", {("other", "0123456789")}) == []

@@ -134,6 +134,8 @@ def test_a_deleted_model_is_listed_by_verify_and_fitted_again_by_the_same_comman
     shutil.copytree(source, root, symlinks=True)
     model = next((root / "results/honest/fits/first").glob("*/fold-1.joblib"))
     model.unlink()
+    # and a score write that a killed run left half-done: no score, so no model to ask for
+    (root / "results/honest/scores/first" / model.parent.name / ".fold-2.parquet.k3x9q1ab.tmp").write_bytes(b"")
     checked = manymodels(root, "verify", "honest")
     assert checked.returncode == 1 and f"{model.relative_to(root)}: missing" in checked.stdout
     rerun = snakemake(root, "--configfile", "configs/honest.yaml")

@@ -235,12 +235,16 @@ def shards_to_plan(plan, *, experiment: str, environment: str, argv: list[str],
 def missing_kept_models(experiment: str, configurations: set[tuple[str, str]], suffix: str = ".joblib") -> list[str]:
     """The models of the experiment's configurations that were scored but are no longer on disk
     (deleted by hand): ``fits/<model>/<config_id>/fold-<f><suffix>`` (``.joblib`` or ``.skops``) for
-    every score file under ``scores/`` whose model is missing, for the (model, config_id) pairs given."""
+    every score file under ``scores/`` whose model is missing, for the (model, config_id) pairs given.
+    Only score files count: a write that a killed run left half-done (``.fold-0.parquet.x1y2.tmp``,
+    see :func:`manymodels.task.io.atomic_path`) names no model."""
     root = results_dir(experiment)
     missing = []
     for path in listing(root / "scores"):
         relative = Path(path).relative_to(root / "scores")
         if len(relative.parts) != 3 or (relative.parts[0], relative.parts[1]) not in configurations:
+            continue
+        if not (relative.name.startswith("fold-") and relative.suffix == ".parquet"):
             continue
         model = root / "fits" / relative.with_suffix(suffix)
         if not model.exists():
