@@ -154,13 +154,15 @@ def test_a_fit_that_crashes_or_runs_past_a_limit_on_slurm_is_one_failed_row(tmp_
     """On a node as on a workstation (tests/integration/test_crashes.py): a submission runs its
     pairs on a worker process even with one CPU, so a fit that segfaults, is SIGKILLed, allocates
     past limits.memory_mb or sleeps past limits.fit_seconds is a failed row saying so, and the
-    grouped submission (and every other configuration) finishes."""
+    grouped submission (and every other configuration) finishes. The data is prepared locally, so
+    that the fits' submissions come first (the data's steps on Slurm are the default experiment's test)."""
     from test_crashes import CONFIG, MODULE
 
     root = make_workflow(tmp_path / "wf", {})
     (root / "configs").mkdir()
     (root / "configs" / "trouble.py").write_text(MODULE)
     (root / "configs" / "trouble.yaml").write_text(CONFIG)
+    snakemake(root, "--configfile", "configs/trouble.yaml", "--omit-from", "fit_model")
     result = snakemake_on_slurm(root, "--configfile", "configs/trouble.yaml")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-8000:]
