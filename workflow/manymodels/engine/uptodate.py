@@ -240,13 +240,10 @@ def missing_kept_models(experiment: str, configurations: set[tuple[str, str]], s
     see :func:`manymodels.task.io.atomic_path`) names no model."""
     root = results_dir(experiment)
     missing = []
-    for path in listing(root / "scores"):
-        relative = Path(path).relative_to(root / "scores")
-        if len(relative.parts) != 3 or (relative.parts[0], relative.parts[1]) not in configurations:
+    for score in root.glob("scores/*/*/fold-*.parquet"):
+        if (score.parent.parent.name, score.parent.name) not in configurations:
             continue
-        if not (relative.name.startswith("fold-") and relative.suffix == ".parquet"):
-            continue
-        model = root / "fits" / relative.with_suffix(suffix)
+        model = root / "fits" / score.relative_to(root / "scores").with_suffix(suffix)
         if not model.exists():
             missing.append(str(model))
     return sorted(missing)
