@@ -127,6 +127,22 @@ def test_the_login_process_check_is_read_back_only_for_the_same_config(tmp_path,
     assert cluster.load_checked("other", config) is None
 
 
+def test_a_later_run_reads_the_check_back_only_for_the_same_run_fingerprint(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MANYMODELS_NO_SHORTCUT", raising=False)
+    checked = {"tasks": [{"config_id": "a"}], "folds": ["0"]}
+    cluster.save_checked("exp", {"models": {}}, checked, "f1")
+    assert cluster.load_checked("exp", run_fingerprint="f1") == checked
+    assert cluster.load_checked("exp", run_fingerprint="f2") is None
+    assert cluster.load_checked("exp", run_fingerprint=None) is None
+    assert cluster.load_checked("exp", {"models": {}}) == checked  # and the cluster's node-side processes
+    monkeypatch.setenv("MANYMODELS_NO_SHORTCUT", "1")
+    assert cluster.load_checked("exp", run_fingerprint="f1") is None
+    cluster.save_checked("exp", {"models": {}}, checked)  # a check made without a fingerprint
+    monkeypatch.delenv("MANYMODELS_NO_SHORTCUT")
+    assert cluster.load_checked("exp", run_fingerprint="f1") is None
+
+
 def test_submission_efficiency_adds_up_the_processes_of_each_job(tmp_path):
     folder = tmp_path / "cluster"
     folder.mkdir()

@@ -131,6 +131,27 @@ def test_the_shortcut_defers_to_snakemake_after_any_change(rerun):
     assert SHORTCUT not in out.stderr and "aggregate_scores" in out.stderr
 
 
+def test_a_config_check_is_read_back_only_for_the_same_config_code_and_data(rerun):
+    """A run or dry run whose config, code, packages and data are those of an earlier run's config
+    check reads that check back instead of asking a worker again (its notes are printed again)."""
+    root, _ = rerun
+    saved = root / ".snakemake/manymodels/config/experiment.json"
+
+    def dry_run_with_planted_note(**env) -> str:
+        record = json.loads(saved.read_text())
+        record["checked"]["notes"] = ["A note only the saved check has."]
+        saved.write_text(json.dumps(record))
+        out = snakemake(root, "--dry-run", env={**os.environ, **env})
+        return out.stdout + out.stderr
+
+    (root / "results/config/scores.parquet").unlink()  # the results changed: no nothing-to-do shortcut
+    assert "A note only the saved check has." in dry_run_with_planted_note()
+    assert "A note only the saved check has." not in dry_run_with_planted_note(MANYMODELS_NO_SHORTCUT="1")
+    os.utime(root / "penguins.csv")  # the data file as good as changed
+    assert "A note only the saved check has." not in dry_run_with_planted_note()
+    assert json.loads(saved.read_text())["checked"]["notes"] == []  # the new check, saved for the next run
+
+
 @pytest.mark.fast
 def test_added_grid_values_schedule_only_their_jobs(rerun):
     root, config = rerun

@@ -61,9 +61,16 @@ if ROLE in ("submission", "step"):
     record_cpu_use(EXPERIMENT, ROLE, step_cpus(_cores))
     profile_node_process(ROLE)  # only with MANYMODELS_PROFILE_NODE (benchmarks/bench_coordinator.py --slurm)
 
+# The config checked against the estimators and the data: a main process reads the check an earlier
+# run made for this very config file, config, code, packages and data (RUN_FINGERPRINT, uptodate.smk),
+# if any.
+CHECK_KEY = f"{RUN_FINGERPRINT} {CONFIG_FILE}" if RUN_FINGERPRINT else None
+CHECKED = load_checked(EXPERIMENT, run_fingerprint=CHECK_KEY) if workflow.is_main_process else None
+
 # The workers are forked from a server that imports what the tasks need once: started now, it
-# imports them while this process reads the rest of the workflow.
-if not POOL["in_process"]:
+# imports them while this process reads the rest of the workflow (a dry run with its check read
+# back runs no task).
+if not POOL["in_process"] and not (CHECKED and workflow.output_settings.dryrun):
     start_server([*estimator_modules_of(config), "manymodels.task.fit", "manymodels.task.score"])
 
 # The config against its schema (which fills in the defaults), before this process counts as a live run.
@@ -78,14 +85,15 @@ if workflow.is_main_process:
             f"Removed the locks of an earlier run of {', '.join(removed)} that was killed (no live run works on it)."
         )
 
-# The first worker checks the config against the estimators and the data (a process on a cluster
-# node reads the check the login process saved instead).
-CHECKED = load_checked(EXPERIMENT, config) if ROLE in ("submission", "step") else None
+# Otherwise the first worker checks it (a process on a cluster node reads the check its login
+# process saved instead).
+if CHECKED is None and ROLE in ("submission", "step"):
+    CHECKED = load_checked(EXPERIMENT, config)
 if CHECKED is None:
     with stop_on_bad_input():
         CHECKED = run_task("manymodels.search:check_experiment", **POOL, config=config, config_file=CONFIG_FILE)
-if ROLE == "login":
-    save_checked(EXPERIMENT, config, CHECKED)
+    if workflow.is_main_process:
+        save_checked(EXPERIMENT, config, CHECKED, CHECK_KEY)
 if workflow.is_main_process:
     for _note in CHECKED.get("notes", []):
         logger.warning(_note)

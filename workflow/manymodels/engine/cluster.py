@@ -116,24 +116,32 @@ def fit_request(limits, attempt: int) -> dict:
             "runtime": max(10 * attempt, math.ceil(seconds / 60) + 5)}
 
 
-# --- The config check, done once per cluster run ---------------------------------------------
+# --- The config check, done once per config, code, packages and data ------------------------
 
 def checked_file(experiment: str) -> Path:
     return state_dir(experiment) / "experiment.json"
 
 
-def save_checked(experiment: str, config: dict, checked: dict) -> None:
-    """The login process's config check, for the node-side processes of this run."""
-    write_json({"fingerprint": json_hash(config), "checked": checked}, checked_file(experiment))
+def save_checked(experiment: str, config: dict, checked: dict, run_fingerprint: str | None = None) -> None:
+    """The main process's config check: for the node-side processes of a cluster run (found by the
+    checked ``config``) and for the next run with the same config file, config, code, packages and
+    data (found by ``run_fingerprint``: the workflow's :func:`.uptodate.fingerprint` and config file)."""
+    write_json({"fingerprint": json_hash(config), "run_fingerprint": run_fingerprint, "checked": checked},
+               checked_file(experiment))
 
 
-def load_checked(experiment: str, config: dict) -> dict | None:
-    """The config check the login process saved for this very config, if there is one."""
+def load_checked(experiment: str, config: dict | None = None, *, run_fingerprint: str | None = None) -> dict | None:
+    """The config check saved for this very (checked) ``config``, or for this very ``run_fingerprint``;
+    None if there is none. ``MANYMODELS_NO_SHORTCUT=1`` has the main process check again."""
+    if config is None and (not run_fingerprint or os.environ.get("MANYMODELS_NO_SHORTCUT")):
+        return None
     try:
         saved = read_json(checked_file(experiment))
     except (OSError, ValueError):
         return None
-    return saved["checked"] if saved.get("fingerprint") == json_hash(config) else None
+    if config is not None:
+        return saved["checked"] if saved.get("fingerprint") == json_hash(config) else None
+    return saved["checked"] if saved.get("run_fingerprint") == run_fingerprint else None
 
 
 # --- CPU efficiency of cluster submissions ---------------------------------------------------
