@@ -261,10 +261,12 @@ def baseline(config_path: str, cores: int, out: str) -> None:
     Path(out).with_suffix(".json").write_text(json.dumps({"n_fits": len(tasks), "n_configs": len(configs)}))
 
 
-def run_fresh(code: str, out: Path, what: str) -> tuple[float, int]:
-    """Run ``code`` in a fresh interpreter (BLAS and OpenMP at one thread, these benchmarks and the
-    package importable) that writes ``out``; return (wall seconds, number of fits it reports)."""
-    env = {**os.environ, **{name: "1" for name in THREAD_VARIABLES}, "PYTHONWARNINGS": "ignore"}
+def run_fresh(code: str, out: Path, what: str, *, one_thread: bool = True) -> tuple[float, int]:
+    """Run ``code`` in a fresh interpreter (BLAS and OpenMP at one thread unless ``one_thread`` is
+    False, these benchmarks and the package importable) that writes ``out``; return (wall seconds,
+    number of fits it reports)."""
+    threads = {name: "1" for name in THREAD_VARIABLES} if one_thread else {}
+    env = {**os.environ, **threads, "PYTHONWARNINGS": "ignore"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), str(Path(__file__).resolve().parent),
                                                       env.get("PYTHONPATH")]))
     start = time.perf_counter()

@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow"))
 
-from bench_default import PACKAGE_ROOT, REPO, load_config, results_dir, snakemake_command, timed_snakemake  # noqa: E402
+from bench_default import REPO, load_config, results_dir, run_fresh, snakemake_command, timed_snakemake  # noqa: E402
 
 CONFIG = REPO / "configs" / "kernel-prefix.yaml"
 GOALS = {"plain / workflow": 3.0, "memory / workflow": 1.0}
@@ -73,7 +73,8 @@ def search(name: str, results: str, cores: int, out: str) -> None:
         seconds = time.perf_counter() - start
     means = [[json.dumps(p, sort_keys=True), metric, m] for metric in config["metrics"]
              for p, m in zip(grid_search.cv_results_["params"], grid_search.cv_results_[f"mean_test_{metric}"])]
-    Path(out).write_text(json.dumps({"fit_seconds": seconds, "means": means}))
+    n_fits = len(splits) * len(grid_search.cv_results_["params"]) + 1  # and the refit
+    Path(out).write_text(json.dumps({"fit_seconds": seconds, "means": means, "n_fits": n_fits}))
 
 
 def searches(results: Path, cores: int, tmp: Path) -> dict[str, tuple[float, float, dict]]:
@@ -82,18 +83,11 @@ def searches(results: Path, cores: int, tmp: Path) -> dict[str, tuple[float, flo
     own threads as GridSearchCV's users leave it (loky gives each of its workers one BLAS thread; the
     refit in the main process uses every core). (Command seconds, its fit's seconds, mean CV scores
     by (configuration's parameters as JSON, metric)) per search."""
-    import os
-    import subprocess
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), str(Path(__file__).parent),
-                                                                     os.environ.get("PYTHONPATH")]))}
     timed = {}
     for name in ("plain", "memory"):
         out = tmp / f"{name}.json"
         code = f"from bench_prefix import search; search({name!r}, {str(results)!r}, {cores}, {str(out)!r})"
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], env=env, check=True)
-        seconds = time.perf_counter() - start
+        seconds, _ = run_fresh(code, out, f"GridSearchCV ({name})", one_thread=False)
         report = json.loads(out.read_text())
         means = {(p, metric): m for p, metric, m in report["means"]}
         timed[name] = (seconds, report["fit_seconds"], means)

@@ -33,7 +33,7 @@ from ..experiment.layout import state_dir
 from ..task.io import read_json, write_json
 from .internals import (cap_group_cpus, executor_name, no_job_rate_limit_in_this_process,
                         pass_group_settings_to_slurm_jobs, run_jobs_in_threads)
-from .uptodate import json_hash
+from .uptodate import json_hash, shortcuts_off
 
 NODE_EXECUTORS = ("slurm-jobstep",)
 
@@ -133,15 +133,17 @@ def save_checked(experiment: str, config: dict, checked: dict, run_fingerprint: 
 def load_checked(experiment: str, config: dict | None = None, *, run_fingerprint: str | None = None) -> dict | None:
     """The config check saved for this very (checked) ``config``, or for this very ``run_fingerprint``;
     None if there is none. ``MANYMODELS_NO_SHORTCUT=1`` has the main process check again."""
-    if config is None and (not run_fingerprint or os.environ.get("MANYMODELS_NO_SHORTCUT")):
+    if config is not None:
+        field, value = "fingerprint", json_hash(config)
+    elif run_fingerprint and not shortcuts_off():
+        field, value = "run_fingerprint", run_fingerprint
+    else:
         return None
     try:
         saved = read_json(checked_file(experiment))
     except (OSError, ValueError):
         return None
-    if config is not None:
-        return saved["checked"] if saved.get("fingerprint") == json_hash(config) else None
-    return saved["checked"] if saved.get("run_fingerprint") == run_fingerprint else None
+    return saved["checked"] if saved.get(field) == value else None
 
 
 # --- CPU efficiency of cluster submissions ---------------------------------------------------

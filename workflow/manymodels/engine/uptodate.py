@@ -299,11 +299,17 @@ def unchanged_targets(experiment: str, run_fingerprint: str, argv: list[str]) ->
         return None
 
 
+def shortcuts_off() -> bool:
+    """``MANYMODELS_NO_SHORTCUT=1``: no answer from a record of an earlier run (the nothing-to-do
+    shortcut, the shards left as they were, a config check read back)."""
+    return bool(os.environ.get("MANYMODELS_NO_SHORTCUT"))
+
+
 def _usable_record(experiment: str, argv: list[str]) -> dict | None:
     """The last successful run's record, if a shortcut may rely on it: a plain command line, no
     incomplete job or lock, not switched off."""
     path = record_path(experiment)
-    if os.environ.get("MANYMODELS_NO_SHORTCUT") or not plain_invocation(argv) or not path.is_file():
+    if shortcuts_off() or not plain_invocation(argv) or not path.is_file():
         return None
     for busy in (Path(".snakemake") / "incomplete", Path(".snakemake") / "locks"):  # a run is (or was) under way
         if busy.is_dir() and any(busy.iterdir()):
